@@ -1,0 +1,229 @@
+"""Lucene (Anserini) indexes of registered collections, and BM25 runs, through Pyserini.
+
+Indexing runs in this process: :func:`tctcb.java.start` first, then Anserini's ``IndexCollection``
+through its ``Args`` object and ``run()`` (not ``main``, which may call ``System.exit`` and would take
+Python down with it). An index is built in a temporary folder beside its final place, its document
+count is checked against the collection's, and only then renamed into place: a half index is never
+left where a reader would find it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Mapping
+
+__all__ = ["IndexingError", "build_lucene_index", "index_lucene", "lucene_index_dir", "count_lucene_docs",
+           "bm25_run", "main", "bm25_main"]
+
+# Anserini collection class per registered collection (default: JsonCollection over jsonl_dir()).
+# CACM is indexed from its HTML files as in Anserini's published regression (HtmlCollection).
+_HTML_COLLECTIONS = {"cacm"}
+_GENERATOR = "DefaultLuceneDocumentGenerator"
+
+
+class IndexingError(RuntimeError):
+    """Indexing failed or produced a different number of documents than the collection has."""
+
+
+def lucene_index_dir(collection_name: str, kind: str = "bm25") -> Path:
+    """Where :func:`build_lucene_index` puts the index of ``collection_name`` (in the cache)."""
+    from tctcb.data import cache_dir
+
+    return Path(cache_dir()) / "indexes" / f"lucene-{kind}.{collection_name}"
+
+
+def count_lucene_docs(index_dir: str | os.PathLike) -> int:
+    """Number of (live) documents in the Lucene index at ``index_dir``."""
+    from tctcb import java
+
+    java.start()
+    import jnius
+
+    File = jnius.autoclass("java.io.File")
+    FSDirectory = jnius.autoclass("org.apache.lucene.store.FSDirectory")
+    DirectoryReader = jnius.autoclass("org.apache.lucene.index.DirectoryReader")
+    directory = FSDirectory.open(File(str(index_dir)).toPath())
+    try:
+        reader = DirectoryReader.open(directory)
+        try:
+            return int(reader.numDocs())
+        finally:
+            reader.close()
+    finally:
+        directory.close()
+
+
+def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, collection_class: str = "JsonCollection",
+                 threads: int = 2, expected_count: int | None = None, extra: Mapping[str, object] | None = None) -> int:
+    """Index ``input_dir`` with Anserini into ``index_dir`` (built in a temporary folder, then renamed).
+
+    Options are those of ``python -m pyserini.index.lucene --generator DefaultLuceneDocumentGenerator
+    --storePositions --storeDocvectors --storeRaw``. Returns the document count; raises
+    :class:`IndexingError` (and leaves nothing at ``index_dir``) when it differs from ``expected_count``.
+    """
+    from tctcb import java
+
+    input_dir, index_dir = Path(input_dir), Path(index_dir)
+    if not input_dir.is_dir():
+        raise IndexingError(f"input folder {input_dir} not found")
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir.parent / f".{index_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    java.start()
+    import jnius
+
+    Args = jnius.autoclass("io.anserini.index.IndexCollection$Args")
+    IndexCollection = jnius.autoclass("io.anserini.index.IndexCollection")
+    args = Args()
+    args.input = str(input_dir)
+    args.index = str(tmp)
+    args.collectionClass = collection_class
+    args.generatorClass = _GENERATOR
+    args.threads = int(threads)
+    args.storePositions = True
+    args.storeDocvectors = True
+    args.storeRaw = True
+    for key, value in (extra or {}).items():
+        setattr(args, key, value)
+    try:
+        try:
+            IndexCollection(args).run()
+        except jnius.JavaException as e:
+            raise IndexingError(f"Anserini could not index {input_dir} as {collection_class}: {e}") from e
+        count = count_lucene_docs(tmp)
+        if expected_count is not None and count != expected_count:
+            raise IndexingError(
+                f"indexed {count} documents from {input_dir} but the collection has {expected_count}: "
+                "refusing a partial index (a malformed input file?)"
+            )
+        if index_dir.exists():
+            shutil.rmtree(index_dir)
+        os.replace(tmp, index_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return count
+
+
+def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 2, force: bool = False) -> Path:
+    """BM25 (Lucene) index of a registered collection, in the cache; reused when already built.
+
+    JSONL collections: Anserini ``JsonCollection`` over ``collection.jsonl_dir()`` (contents = Pyserini
+    BEIR "flat" text); CACM: ``HtmlCollection`` over ``collection.html_dir()`` (Anserini's regression).
+    """
+    from tctcb.data import get_collection
+
+    if kind != "bm25":
+        raise ValueError(f"unknown Lucene index kind {kind!r} (only 'bm25')")
+    collection = get_collection(collection_name)
+    name = collection.name
+    final = lucene_index_dir(name, kind)
+    meta_path = final / "meta.json"
+    expected = len(collection)
+    if not force and meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("count") == expected:
+            return final
+    if name in _HTML_COLLECTIONS:
+        source, collection_class = collection.html_dir(), "HtmlCollection"
+    else:
+        source, collection_class = collection.jsonl_dir(), "JsonCollection"
+    start = time.time()
+    count = index_lucene(source, final, collection_class, threads=threads, expected_count=expected)
+    meta = {"collection": name, "kind": kind, "count": count, "anserini_collection": collection_class,
+            "generator": _GENERATOR, "options": ["-storePositions", "-storeDocvectors", "-storeRaw"],
+            "seconds": round(time.time() - start, 1)}
+    tmp_meta = final / ".meta.json.tmp"
+    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp_meta, meta_path)
+    return final
+
+
+def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1000, k1: float = 0.9,
+             b: float = 0.4, threads: int = 2, remove_query: bool = False) -> dict[str, dict[str, float]]:
+    """BM25 top-``k`` for each topic with Pyserini's ``LuceneSearcher``: ``{qid: {docid: score}}`` in rank order.
+
+    ``remove_query`` drops a hit whose docid equals the qid (Pyserini's ``--remove-query``, used in its
+    BEIR regressions).
+    """
+    from tctcb import java
+
+    if not Path(index_dir, "segments.gen").exists() and not any(Path(index_dir).glob("segments_*")):
+        raise IndexingError(f"no Lucene index at {index_dir}")
+    java.start()
+    from pyserini.search.lucene import LuceneSearcher
+
+    searcher = LuceneSearcher(str(index_dir))
+    searcher.set_bm25(k1, b)
+    qids = [str(q) for q in topics]
+    texts = [topics[q] for q in topics]
+    run: dict[str, dict[str, float]] = {}
+    batch = 1000
+    for i in range(0, len(qids), batch):
+        results = searcher.batch_search(texts[i:i + batch], qids[i:i + batch], k=k, threads=threads)
+        for qid in qids[i:i + batch]:
+            hits = results.get(qid, [])
+            run[qid] = {h.docid: float(h.score) for h in hits if not (remove_query and h.docid == qid)}
+    searcher.close()
+    return run
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tctcb.index lucene --collection NAME [--threads N] [--force]``: prints the index folder."""
+    p = argparse.ArgumentParser(prog="python -m tctcb.index lucene",
+                                description="Build the BM25 Lucene index of a registered collection in the cache.")
+    p.add_argument("--collection", required=True, help="registered collection (adi, cacm, cranfield, nfcorpus, ...)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--force", action="store_true", help="rebuild even when a complete index exists")
+    args = p.parse_args(argv)
+    from tctcb.data import DataError
+
+    try:
+        path = build_lucene_index(args.collection, threads=args.threads, force=args.force)
+    except (DataError, IndexingError, ValueError, OSError) as e:
+        return _error(str(e))
+    print(path)
+    return 0
+
+
+def bm25_main(argv: list[str] | None = None) -> int:
+    """``python -m tctcb.index bm25-run --collection NAME|--index DIR --topics NAME|FILE --output RUN``."""
+    p = argparse.ArgumentParser(prog="python -m tctcb.index bm25-run",
+                                description="BM25 run over a Lucene index (built in the cache when --collection is given).")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--collection", help="registered collection; its index is built in the cache if missing")
+    src.add_argument("--index", help="Lucene index folder")
+    p.add_argument("--topics", required=True, help="topic set name (e.g. nfcorpus-test) or topics file")
+    p.add_argument("--output", required=True, help="run file to write")
+    p.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
+    p.add_argument("--hits", type=int, default=1000)
+    p.add_argument("--bm25-k1", type=float, default=0.9)
+    p.add_argument("--bm25-b", type=float, default=0.4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--remove-query", action="store_true", help="drop hits whose docid equals the qid (Pyserini BEIR)")
+    args = p.parse_args(argv)
+    from tctcb import data
+    from tctcb.eval import write_run
+
+    try:
+        topics = data.read_topics(args.topics) if os.path.isfile(args.topics) else data.get_topics(args.topics)
+        index = Path(args.index) if args.index else build_lucene_index(args.collection, threads=args.threads)
+        run = bm25_run(index, topics, k=args.hits, k1=args.bm25_k1, b=args.bm25_b, threads=args.threads,
+                       remove_query=args.remove_query)
+        write_run(run, args.output, format=args.output_format, tag="bm25")
+    except (data.DataError, IndexingError, ValueError, OSError) as e:
+        return _error(str(e))
+    print(f"{len(run)} queries -> {args.output}", file=sys.stderr)
+    return 0
