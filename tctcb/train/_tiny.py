@@ -1,0 +1,35 @@
+"""Tiny randomly-initialised BERT checkpoints (real vocabulary, 2 small layers) for tests and benchmarks."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+__all__ = ["make_tiny_bert"]
+
+_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def make_tiny_bert(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0, vocab_from=None) -> Path:
+    """Write a BERT with the default backbone's vocabulary and tokenizer but ``layers`` x ``hidden``
+    random weights (seeded) to ``path``; returns ``path``."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from tctcb.models import default_backbone_dir
+
+    src = Path(vocab_from) if vocab_from else default_backbone_dir()
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    for f in _TOKENIZER_FILES:
+        if (src / f).is_file():
+            shutil.copy(src / f, p / f)
+    vocab = sum(1 for _ in open(src / "vocab.txt", encoding="utf-8"))
+    cfg = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=2 * hidden, max_position_embeddings=512)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        BertModel(cfg).save_pretrained(str(p))
+    finally:
+        torch.random.set_rng_state(state)
+    return p
