@@ -1,0 +1,45 @@
+"""Collections, topics and qrels: file formats, the registry of named sets, the data and cache directories.
+
+Importing this package reads nothing and starts nothing (no JVM, no torch). The original files live in
+the data directory (``$TCTCB_DATA`` or ``data_dir=`` / ``--data-dir``); derived files (JSONL
+conversions, unpacked HTML) go to the cache (``$TCTCB_CACHE``, default ``~/.cache/tctcb``).
+
+    >>> from tctcb.data import get_collection, get_topics, get_qrels
+    >>> col = get_collection("nfcorpus")                      # doctest: +SKIP
+    >>> topics, qrels = get_topics("nfcorpus-test"), get_qrels("nfcorpus-test")   # doctest: +SKIP
+
+TREC DL convention for ``dl19-pool``/``dl19-passage``: nDCG@10 on the graded qrels, R@k and RR@10
+with relevance >= 2 (done by the evaluation code; the qrels here keep the grades).
+"""
+from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
+from ._cacm import read_cacm_docs
+from ._jsonl import read_jsonl_corpus, write_jsonl_collection
+from ._paths import DataError, cache_dir, data_dir
+from ._rankllm import read_rankllm_pool, read_rankllm_queries
+from ._records import Document, Query
+from ._registry import (
+    CacmCollection,
+    Collection,
+    get_collection,
+    get_qrels,
+    get_topics,
+    get_topics_and_qrels,
+    list_collections,
+    list_topic_sets,
+    topics_collection,
+    verify_files,
+)
+from ._scifact import parse_sentence_list, read_scifact_claims, read_scifact_corpus
+from ._smart import cranfield_gain, read_smart_docs, read_smart_qrels, read_smart_queries
+from ._trec import read_qrels, read_topics, read_trec_qrels
+
+__all__ = [
+    "CacmCollection", "Collection", "DataError", "Document", "Query",
+    "cache_dir", "cranfield_gain", "data_dir",
+    "get_collection", "get_qrels", "get_topics", "get_topics_and_qrels",
+    "list_collections", "list_topic_sets", "topics_collection", "verify_files",
+    "parse_sentence_list", "read_beir_corpus", "read_beir_qrels", "read_beir_queries", "read_cacm_docs",
+    "read_jsonl_corpus", "read_qrels", "read_rankllm_pool", "read_rankllm_queries",
+    "read_scifact_claims", "read_scifact_corpus", "read_smart_docs", "read_smart_qrels", "read_smart_queries",
+    "read_topics", "read_trec_qrels", "write_jsonl_collection",
+]

@@ -1,0 +1,249 @@
+"""Named collections and topic sets: which files they come from and how they are read.
+
+``get_collection(name)``, ``get_topics(name)``, ``get_qrels(name)``, ``topics_collection(name)``,
+``list_collections()``, ``list_topic_sets()``, ``verify_files()``. Every function takes an optional
+``data_dir`` (default ``$TCTCB_DATA``); derived files go under ``cache_dir()``.
+
+TREC DL convention for ``dl19-pool`` / ``dl19-passage`` (applied by the evaluation code, not here):
+nDCG@10 uses the graded qrels (0..3); binary measures (R@k, RR@10, AP) count grade >= 2 as relevant.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import _catalog as cat
+from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
+from ._cacm import read_cacm_docs, unpack_html
+from ._jsonl import write_jsonl_collection
+from ._paths import DataError, cache_dir, data_dir as _data_dir, require_file
+from ._rankllm import read_rankllm_pool
+from ._records import Document
+from ._scifact import read_scifact_claims, read_scifact_corpus
+from ._smart import read_smart_docs, read_smart_qrels, read_smart_queries
+from ._trec import read_topics, read_trec_qrels
+
+#: bump when the conversion of any collection to JSONL changes, so stale cache entries are not reused
+JSONL_VERSION = 1
+
+PathLike = str | os.PathLike | None
+
+
+def _file(rel: str, data_dir: PathLike) -> Path:
+    return require_file(_data_dir(data_dir) / rel)
+
+
+# ---- documents -------------------------------------------------------------------------------------------
+
+def _docs_adi(d):
+    return read_smart_docs((_file("adi/adi.tar.gz", d), "ADI.ALL"))
+
+
+def _docs_cranfield(d):
+    return read_smart_docs((_file("cranfield/cran.tar.gz", d), "cran.all.1400"))
+
+
+def _docs_cacm(d):
+    return read_cacm_docs(_file("cacm/cacm.tar.gz", d))
+
+
+def _docs_nfcorpus(d):
+    # corpus/human.jsonl: the human-written documents (the zip's llama-2 corpus is an LLM rewrite: ignored)
+    return read_beir_corpus((_file("nfcorpus/nfcorpus.zip", d), "corpus/human.jsonl"))
+
+
+def _docs_scifact(d):
+    return read_scifact_corpus((_file("scifact/scifact.zip", d), "corpus_train.csv"))
+
+
+def _docs_dl19_pool(d):
+    return read_rankllm_pool([_file(p, d) for p in cat.RANKLLM_PATHS])
+
+
+_DOC_READERS: dict[str, Callable[[PathLike], Iterator[Document]]] = {
+    "adi": _docs_adi, "cacm": _docs_cacm, "cranfield": _docs_cranfield,
+    "nfcorpus": _docs_nfcorpus, "scifact": _docs_scifact, "dl19-pool": _docs_dl19_pool,
+}
+
+# ---- topics and qrels ------------------------------------------------------------------------------------
+
+Qrels = dict[str, dict[str, int]]
+
+
+def _adi(d) -> tuple[dict[str, str], Qrels]:
+    tar = _file("adi/adi.tar.gz", d)
+    topics = {q.qid: q.text for q in read_smart_queries((tar, "ADI.QRY"))}
+    return topics, read_smart_qrels((tar, "ADI.REL"), graded=False)
+
+
+def _cranfield(d):
+    tar = _file("cranfield/cran.tar.gz", d)
+    topics = {q.qid: q.text for q in read_smart_queries((tar, "cran.qry"), renumber=True)}
+    return topics, read_smart_qrels((tar, "cranqrel"), graded=True)
+
+
+def _trec_pair(topics_rel: str, qrels_rel: str):
+    def load(d):
+        return read_topics(_file(topics_rel, d)), read_trec_qrels(_file(qrels_rel, d))
+    return load
+
+
+def _nfcorpus(split: str):
+    def load(d):
+        z = _file("nfcorpus/nfcorpus.zip", d)
+        qrels = read_beir_qrels((z, f"qrels/{split}.tsv"))
+        # BEIR convention: a split's queries are the queries it judges, in queries.jsonl order
+        topics = {q.qid: q.text for q in read_beir_queries((z, "queries.jsonl")) if q.qid in qrels}
+        missing = set(qrels) - set(topics)
+        if missing:
+            raise DataError(f"{z}!qrels/{split}.tsv judges queries missing from queries.jsonl: {sorted(missing)[:5]}")
+        return topics, qrels
+    return load
+
+
+def _scifact(member: str):
+    def load(d):
+        return read_scifact_claims((_file("scifact/scifact.zip", d), member))
+    return load
+
+
+def _dl19_pool(d):
+    topics, qrels = _trec_pair("msmarco-passage/topics.dl19-passage.txt", "msmarco-passage/qrels.dl19-passage.txt")(d)
+    pool = {doc.docid for doc in _docs_dl19_pool(d)}
+    restricted = {q: {p: g for p, g in judged.items() if p in pool} for q, judged in qrels.items()}
+    return topics, {q: judged for q, judged in restricted.items() if judged}
+
+
+_TOPIC_READERS: dict[str, Callable[[PathLike], tuple[dict[str, str], Qrels]]] = {
+    "adi": _adi,
+    "cacm": _trec_pair("cacm/topics.cacm.txt", "cacm/qrels.cacm.txt"),
+    "cranfield": _cranfield,
+    "nfcorpus-train": _nfcorpus("train"), "nfcorpus-dev": _nfcorpus("dev"), "nfcorpus-test": _nfcorpus("test"),
+    "scifact-train": _scifact("claims_train.csv"), "scifact-test": _scifact("claims_validation.csv"),
+    "dl19-pool": _dl19_pool,
+    "dl19-passage": _trec_pair("msmarco-passage/topics.dl19-passage.txt", "msmarco-passage/qrels.dl19-passage.txt"),
+    "msmarco-dev": _trec_pair("msmarco-passage/topics.msmarco-passage.dev-subset.txt",
+                              "msmarco-passage/qrels.msmarco-passage.dev-subset.txt"),
+}
+
+# ---- public API ------------------------------------------------------------------------------------------
+
+
+def list_collections() -> list[str]:
+    return list(cat.COLLECTIONS)
+
+
+def list_topic_sets() -> list[str]:
+    return list(cat.TOPIC_SETS)
+
+
+def _collection_name(name: str) -> str:
+    if name not in cat.COLLECTIONS:
+        raise DataError(f"unknown collection {name!r}; known: {', '.join(cat.COLLECTIONS)}")
+    return name
+
+
+def _topic_set_name(name: str) -> str:
+    name = cat.ALIASES.get(name, name)
+    if name not in cat.TOPIC_SETS:
+        known = list(cat.TOPIC_SETS) + list(cat.ALIASES)
+        raise DataError(f"unknown topic set {name!r}; known: {', '.join(known)}")
+    return name
+
+
+class Collection:
+    """A registered document collection, read from the data directory on demand."""
+
+    def __init__(self, name: str, data_dir: PathLike = None):
+        self.name = _collection_name(name)
+        self._data_dir = data_dir
+        self._len: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r})"
+
+    @property
+    def topic_sets(self) -> list[str]:
+        return list(cat.COLLECTIONS[self.name]["topic_sets"])
+
+    @property
+    def expected_docs(self) -> int:
+        """The document count the registry states (from the data's SOURCE.md)."""
+        return cat.COLLECTIONS[self.name]["docs"]
+
+    def docs(self) -> Iterator[Document]:
+        """Documents in corpus order."""
+        return _DOC_READERS[self.name](self._data_dir)
+
+    def __iter__(self) -> Iterator[Document]:
+        return self.docs()
+
+    def __len__(self) -> int:
+        """Number of documents, counted by reading the collection once."""
+        if self._len is None:
+            self._len = sum(1 for _ in self.docs())
+        return self._len
+
+    def jsonl_dir(self, cache: PathLike = None) -> Path:
+        """A directory holding this collection as Pyserini JsonCollection JSONL (``docs.jsonl``, lines
+        ``{"id", "contents"}``), written atomically into the cache on first use and reused after."""
+        target = cache_dir(cache) / f"jsonl-v{JSONL_VERSION}" / self.name
+        return write_jsonl_collection(self.docs(), target, expected=self.expected_docs)
+
+
+class CacmCollection(Collection):
+    def html_dir(self, cache: PathLike = None) -> Path:
+        """The original HTML files (``CACM-0001.html`` ...) unpacked into the cache, for Anserini's
+        ``HtmlCollection``."""
+        return unpack_html(_file("cacm/cacm.tar.gz", self._data_dir), cache_dir(cache) / "html" / "cacm")
+
+
+def get_collection(name: str, data_dir: PathLike = None) -> Collection:
+    """The registered collection ``name`` (one of ``list_collections()``)."""
+    cls = CacmCollection if _collection_name(name) == "cacm" else Collection
+    return cls(name, data_dir)
+
+
+def topics_collection(name: str) -> str | None:
+    """The registered collection a topic set searches; None for msmarco-dev / dl19-passage (full MS MARCO)."""
+    return cat.TOPIC_SETS[_topic_set_name(name)]["collection"]
+
+
+def get_topics_and_qrels(name: str, data_dir: PathLike = None) -> tuple[dict[str, str], Qrels]:
+    return _TOPIC_READERS[_topic_set_name(name)](data_dir)
+
+
+def get_topics(name: str, data_dir: PathLike = None) -> dict[str, str]:
+    """``qid -> query text`` of topic set ``name``, in file order."""
+    return get_topics_and_qrels(name, data_dir)[0]
+
+
+def get_qrels(name: str, data_dir: PathLike = None) -> Qrels:
+    """``qid -> {docid: grade}`` of topic set ``name``."""
+    return get_topics_and_qrels(name, data_dir)[1]
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_files(data_dir: PathLike = None) -> list[tuple[str, str]]:
+    """``(relative path, "OK" | "MISSING" | "BAD ...")`` for every registered file."""
+    root = _data_dir(data_dir)
+    out = []
+    for rel, info in cat.FILES.items():
+        p = root / rel
+        if not p.is_file():
+            out.append((rel, "MISSING"))
+        elif p.stat().st_size != info["bytes"]:
+            out.append((rel, f"BAD size {p.stat().st_size}, expected {info['bytes']}"))
+        else:
+            md5 = _md5(p)
+            out.append((rel, "OK" if md5 == info["md5"] else f"BAD md5 {md5}, expected {info['md5']}"))
+    return out
