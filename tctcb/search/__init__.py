@@ -1,0 +1,29 @@
+"""Search: :class:`DenseSearcher` (FAISS or exact torch), :class:`HybridSearcher` (dense + Lucene
+BM25/impact fusion), fusion functions, MaxSim reranking, and the runner ``python -m tctcb.search``.
+
+Importing this package starts no JVM and loads no model.
+"""
+from importlib import import_module
+
+from tctcb.search._dense import DenseSearcher
+from tctcb.search._fusion import fuse_rrf, fuse_weighted
+from tctcb.search._hits import SearchError, SearchHit
+from tctcb.search._hybrid import HybridSearcher
+
+__all__ = [
+    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf",
+    "MaxSimReranker", "SpladeQueryEncoder", "tune_alpha", "main",
+]
+
+_LAZY = {
+    "MaxSimReranker": "._rerank",
+    "SpladeQueryEncoder": "._impact",
+    "tune_alpha": "._tune",
+    "main": "._cli",
+}
+
+
+def __getattr__(name):  # heavier parts load on first use
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,228 @@
+"""Dense retrieval over a FAISS index directory (Pyserini's layout: ``index``, ``docid``, ``meta.json``).
+
+:class:`DenseSearcher` has the method signatures of Pyserini's ``FaissSearcher`` (``search(q, k)``,
+``batch_search(queries, q_ids, k, threads)``) and differs where Pyserini is slow or silent:
+
+- queries are encoded in batches through the encoder's ``encode_batch`` when it has one;
+- a dimension mismatch between encoder and index, or a ``docid`` file whose line count differs
+  from the index's vector count, raises :class:`SearchError` naming both numbers;
+- an empty or whitespace-only query returns no hits (and is counted in ``blank_queries``);
+- ``backend="torch"`` searches exactly with a matrix product and top-k over shards of the vectors
+  in torch, on any device (on a CUDA machine: no faiss-gpu needed).  It is the default when
+  ``device`` is a CUDA device and the index stores exact vectors (flat or HNSW-flat).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from tctcb.search._hits import SearchError, SearchHit, is_blank
+
+__all__ = ["DenseSearcher", "load_docids"]
+
+
+def load_docids(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\r\n") for line in f]
+
+
+class _TorchFlat:
+    """Exact top-k by inner product (or L2 distance) over shards of the vectors, in torch."""
+
+    def __init__(self, vectors: np.ndarray, metric_ip: bool, device: str, shard_rows: int = 1 << 20):
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.metric_ip = metric_ip
+        self.shards = []
+        self.offsets = []
+        for start in range(0, len(vectors), shard_rows):
+            part = torch.from_numpy(np.ascontiguousarray(vectors[start:start + shard_rows], dtype=np.float32))
+            self.shards.append(part.to(self.device))
+            self.offsets.append(start)
+        self.norms = [(s * s).sum(dim=1) for s in self.shards] if not metric_ip else None
+
+    def search(self, q: np.ndarray, k: int, query_chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        torch = self.torch
+        all_d, all_i = [], []
+        with torch.inference_mode():
+            for qs in range(0, len(q), query_chunk):
+                qt = torch.from_numpy(np.ascontiguousarray(q[qs:qs + query_chunk], dtype=np.float32)).to(self.device)
+                best_s = best_i = None
+                for n, (shard, off) in enumerate(zip(self.shards, self.offsets)):
+                    s = qt @ shard.T
+                    if not self.metric_ip:  # rank by -||q - d||^2 ; report the distance as faiss does
+                        s = 2 * s - self.norms[n][None, :] - (qt * qt).sum(dim=1, keepdim=True)
+                    kk = min(k, s.shape[1])
+                    v, i = torch.topk(s, kk, dim=1)
+                    i = i + off
+                    if best_s is None:
+                        best_s, best_i = v, i
+                    else:
+                        cat_s, cat_i = torch.cat([best_s, v], 1), torch.cat([best_i, i], 1)
+                        v, j = torch.topk(cat_s, min(k, cat_s.shape[1]), dim=1)
+                        best_s, best_i = v, torch.gather(cat_i, 1, j)
+                d = best_s if self.metric_ip else -best_s
+                all_d.append(d.float().cpu().numpy())
+                all_i.append(best_i.cpu().numpy())
+        D, I = np.concatenate(all_d), np.concatenate(all_i)
+        if D.shape[1] < k:  # fewer documents than k: pad like faiss
+            pad = k - D.shape[1]
+            D = np.pad(D, ((0, 0), (0, pad)), constant_values=-np.inf if self.metric_ip else np.inf)
+            I = np.pad(I, ((0, 0), (0, pad)), constant_values=-1)
+        return D, I
+
+
+class DenseSearcher:
+    """Search a FAISS index directory with a query encoder (anything with ``.encode(q) -> np.ndarray``).
+
+    Parameters
+    ----------
+    index_dir : directory with ``index`` (faiss) and ``docid`` (one id per line), optionally ``meta.json``.
+    query_encoder : object with ``encode(query) -> np.ndarray`` and optionally ``encode_batch(queries)``.
+    device : ``"cpu"`` or ``"cuda[:N]"``; decides the default backend.
+    backend : ``"faiss"`` or ``"torch"`` (exact search in torch); default torch on CUDA, else faiss.
+    ef_search : HNSW search depth (only for HNSW indexes).
+    batch_size : queries per ``encode_batch`` call.
+    """
+
+    def __init__(self, index_dir, query_encoder, *, device: str = "cpu", backend: str | None = None,
+                 ef_search: int | None = None, batch_size: int = 64):
+        import faiss
+
+        self.index_dir = Path(index_dir)
+        self.query_encoder = query_encoder
+        self.batch_size = int(batch_size)
+        self.blank_queries = 0
+        index_path, docid_path = self.index_dir / "index", self.index_dir / "docid"
+        for p in (index_path, docid_path):
+            if not p.is_file():
+                raise SearchError(f"{self.index_dir} is not a dense index directory: {p.name} is missing "
+                                  "(expected files: index, docid, meta.json)")
+        self.index = faiss.read_index(str(index_path))
+        self.docids = load_docids(docid_path)
+        self.dimension = int(self.index.d)
+        self.num_docs = int(self.index.ntotal)
+        if len(self.docids) != self.num_docs:
+            raise SearchError(f"{docid_path} lists {len(self.docids)} docids but {index_path} holds "
+                              f"{self.num_docs} vectors: the index directory is incomplete or mismatched")
+        self._docid_array = np.asarray(self.docids, dtype=object)
+        meta_path = self.index_dir / "meta.json"
+        self.meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if "dimension" in self.meta and int(self.meta["dimension"]) != self.dimension:
+            raise SearchError(f"{meta_path} says dimension {self.meta['dimension']} but {index_path} "
+                              f"holds {self.dimension}-dimensional vectors")
+        self.metric_ip = int(self.index.metric_type) == faiss.METRIC_INNER_PRODUCT
+        if ef_search is not None:
+            self.set_hnsw_ef_search(ef_search)
+        if backend is None:
+            backend = "torch" if str(device).startswith("cuda") and self._exact_vectors() else "faiss"
+        if backend not in ("faiss", "torch"):
+            raise ValueError(f"backend must be 'faiss' or 'torch', not {backend!r}")
+        self.backend, self.device = backend, str(device)
+        self._torch = None
+        if backend == "torch":
+            if not self._exact_vectors():
+                raise SearchError(f"{index_path} is a {type(self.index).__name__}: the torch backend needs "
+                                  "an index that stores exact vectors (flat or HNSW-flat)")
+            vectors = self.index.reconstruct_n(0, self.num_docs) if self.num_docs else np.zeros((0, self.dimension))
+            self._torch = _TorchFlat(vectors, self.metric_ip, self.device)
+
+    # --- index properties -------------------------------------------------------------------
+    def _exact_vectors(self) -> bool:
+        import faiss
+
+        return isinstance(self.index, (faiss.IndexFlat, faiss.IndexHNSWFlat))
+
+    def set_hnsw_ef_search(self, ef_search: int) -> None:
+        if not hasattr(self.index, "hnsw"):
+            raise SearchError(f"ef_search applies to HNSW indexes; {self.index_dir / 'index'} is a "
+                              f"{type(self.index).__name__}")
+        self.index.hnsw.efSearch = int(ef_search)
+
+    # --- encoding -------------------------------------------------------------------------
+    def _check_dim(self, m: int) -> None:
+        if m != self.dimension:
+            raise SearchError(f"the query encoder produces {m}-dimensional vectors but the index "
+                              f"{self.index_dir} holds {self.dimension}-dimensional vectors")
+
+    def encode(self, queries: Sequence[str]) -> np.ndarray:
+        """Encode text queries to a float32 matrix (n, dimension), in batches when the encoder can."""
+        if not len(queries):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        enc = self.query_encoder
+        if hasattr(enc, "encode_batch"):
+            parts = [np.asarray(enc.encode_batch(list(queries[i:i + self.batch_size])))
+                     for i in range(0, len(queries), self.batch_size)]
+            parts = [p.reshape(-1, p.shape[-1]) for p in parts]
+        else:
+            parts = [np.asarray(enc.encode(q)).reshape(1, -1) for q in queries]
+        self._check_dim(int(parts[0].shape[-1]))
+        out = np.concatenate(parts).astype(np.float32, copy=False)
+        if out.shape[0] != len(queries):
+            raise SearchError(f"the query encoder returned {out.shape[0]} vectors for {len(queries)} queries")
+        return out
+
+    # --- search ---------------------------------------------------------------------------
+    def search_vectors(self, q_embs: np.ndarray, k: int = 10, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Raw search of a (n, d) query matrix: (scores, row indices), -1 where fewer than k exist."""
+        q_embs = np.asarray(q_embs, dtype=np.float32)
+        if q_embs.ndim == 1:
+            q_embs = q_embs.reshape(1, -1)
+        self._check_dim(q_embs.shape[1])
+        if len(q_embs) == 0:
+            return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
+        if self._torch is not None:
+            return self._torch.search(q_embs, k)
+        import faiss
+
+        faiss.omp_set_num_threads(max(1, int(threads)))
+        return self.index.search(np.ascontiguousarray(q_embs), k)
+
+    def _hits(self, scores: np.ndarray, rows: np.ndarray) -> list[SearchHit]:
+        keep = rows >= 0
+        ids = self._docid_array[rows[keep]]
+        return [SearchHit(d, float(s)) for d, s in zip(ids, scores[keep])]
+
+    def search(self, query, k: int = 10, threads: int = 1) -> list[SearchHit]:
+        """Top ``k`` hits for one query (text, or an embedding vector)."""
+        if is_blank(query):
+            self.blank_queries += 1
+            return []
+        emb = self.encode([query]) if isinstance(query, str) else np.asarray(query, dtype=np.float32).reshape(1, -1)
+        D, I = self.search_vectors(emb, k, threads)
+        return self._hits(D[0], I[0])
+
+    def batch_search_arrays(self, queries, k: int = 10, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(scores, rows, blank mask) for a list of text queries (or a query matrix); blank queries get rows -1."""
+        if isinstance(queries, np.ndarray):
+            D, I = self.search_vectors(queries, k, threads)
+            return D, I, np.zeros(len(queries), dtype=bool)
+        blank = np.array([is_blank(q) for q in queries], dtype=bool)
+        self.blank_queries += int(blank.sum())
+        live = [q for q, b in zip(queries, blank) if not b]
+        D = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        I = np.full((len(queries), k), -1, dtype=np.int64)
+        if live:
+            d, i = self.search_vectors(self.encode(live), k, threads)
+            D[~blank], I[~blank] = d, i
+        return D, I, blank
+
+    def batch_search(self, queries, q_ids: Sequence[str], k: int = 10, threads: int = 1) -> dict[str, list[SearchHit]]:
+        """Search many queries at once: ``{qid: [hits]}`` (Pyserini's ``FaissSearcher.batch_search``)."""
+        if len(queries) != len(q_ids):
+            raise ValueError(f"{len(queries)} queries but {len(q_ids)} query ids")
+        D, I, _ = self.batch_search_arrays(queries, k, threads)
+        return {qid: self._hits(d, i) for qid, d, i in zip(q_ids, D, I)}
+
+    def docid_of(self, rows: np.ndarray) -> np.ndarray:
+        return self._docid_array[rows]
+
+    def __repr__(self) -> str:
+        return (f"DenseSearcher({str(self.index_dir)!r}, {type(self.query_encoder).__name__}, "
+                f"backend={self.backend!r}, docs={self.num_docs}, dim={self.dimension})")
+
