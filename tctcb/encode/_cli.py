@@ -1,0 +1,55 @@
+"""``python -m tctcb.encode``: encode a collection or corpus file into embedding shards."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tctcb.encode",
+        description="Encode a corpus with a TCT-ColBERT (or sentence-transformers) encoder into resumable embedding "
+        "shards; build a FAISS index from them with: python -m tctcb.index faiss --input OUTPUT ...",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--collection", help="registered collection name (e.g. nfcorpus, scifact, dl19-pool)")
+    src.add_argument("--corpus", help="corpus file: JSONL {id, contents} or BEIR {_id, title, text}, or TSV id<TAB>text")
+    p.add_argument("--encoder", default=None, help="encoder directory (BERT-family HF model); default: all-MiniLM-L6-v2")
+    p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
+    p.add_argument("--pooling", choices=("tct", "st"), default="tct",
+                   help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised")
+    p.add_argument("--shard-id", type=int, default=0)
+    p.add_argument("--shard-num", type=int, default=1)
+    p.add_argument("--chunk-size", type=int, default=4096, help="documents per chunk file (the unit of resuming)")
+    p.add_argument("--batch-tokens", type=int, default=None,
+                   help="token budget per batch (rows x longest row); default 8192 on CPU, 262144 on CUDA")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--fp16", action="store_const", dest="dtype", const="fp16", help="half precision (CUDA)")
+    prec.add_argument("--bf16", action="store_const", dest="dtype", const="bf16", help="bfloat16 (default on CUDA)")
+    prec.add_argument("--fp32", action="store_const", dest="dtype", const="fp32", help="float32 (default on CPU)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue a killed run in the same output directory")
+    mode.add_argument("--overwrite", action="store_true", help="delete existing shards in the output directory first")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from tctcb.encode._corpus import EncodeError, encode_corpus
+    from tctcb.models._backbone import BackboneError
+
+    try:
+        encode_corpus(
+            args.output, args.encoder, collection=args.collection, corpus=args.corpus,
+            shard_id=args.shard_id, shard_num=args.shard_num, chunk_size=args.chunk_size,
+            batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, pooling=args.pooling,
+            resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+        )
+    except (EncodeError, BackboneError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

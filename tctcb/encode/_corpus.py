@@ -1,0 +1,374 @@
+"""Sharded, streaming, resumable corpus encoding.
+
+Layout of an embedding directory (``--output``)::
+
+    shard-00000-of-00001.json          the shard's settings and, when finished, its totals
+    shard-00000-of-00001/000000.npy    float32 [n, d] embeddings of the chunk's documents
+    shard-00000-of-00001/000000.docid  their ids, one per line, in corpus order
+    shard-00000-of-00001/000000.json   the chunk's counts (documents, empty, truncated)
+
+A shard is a contiguous range of the corpus; a chunk is ``chunk_size`` consecutive documents of it.
+Each chunk's files are written under temporary names and renamed, the ``.npy`` last, so a chunk
+either exists completely or not at all; a rerun with ``resume=True`` skips finished chunks (checking
+their ids against the corpus) and encodes the rest.  Memory: a background thread reads and tokenizes
+the next chunk while the model encodes the current one (a queue of two chunks at most), and every
+chunk goes to disk when done, so the peak does not grow with the corpus.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ._encoders import load_document_encoder
+
+__all__ = ["EncodeError", "encode_corpus", "read_embeddings", "iter_corpus_file", "count_corpus_file"]
+
+FORMAT_VERSION = 1
+_RUN_KEYS = ("encoder", "corpus", "pooling", "dtype", "max_length", "shard_num", "chunk_size", "corpus_count")
+
+
+class EncodeError(RuntimeError):
+    """Bad corpus input, or an output directory that cannot be used as asked."""
+
+
+# -- corpus readers -------------------------------------------------------------------------------
+def _doc_from_record(rec, path, lineno) -> tuple[str, str]:
+    if not isinstance(rec, dict):
+        raise EncodeError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+    docid = rec.get("id", rec.get("_id", rec.get("docid")))
+    if docid is None:
+        raise EncodeError(f"{path}:{lineno}: no 'id' (or '_id', 'docid') field; keys: {sorted(rec)[:8]}")
+    if "contents" in rec:
+        text = rec["contents"]
+    elif "text" in rec:
+        title = rec.get("title") or ""
+        text = f"{title} {rec['text']}".strip() if title else rec["text"]
+    else:
+        raise EncodeError(f"{path}:{lineno}: no 'contents' or 'text' field; keys: {sorted(rec)[:8]}")
+    if not isinstance(text, str):
+        raise EncodeError(f"{path}:{lineno}: text of {docid!r} is {type(text).__name__}, not a string")
+    return str(docid), text
+
+
+def iter_corpus_file(path) -> Iterator[tuple[str, str]]:
+    """``(docid, text)`` from a JSONL corpus (Pyserini ``{"id","contents"}`` or BEIR ``{"_id","title","text"}``,
+    text = ``title + " " + text`` stripped) or a TSV ``id<TAB>text`` file. Broken lines raise naming file and line."""
+    path = Path(path)
+    tsv = path.suffix.lower() in (".tsv", ".tab")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if tsv:
+                parts = line.rstrip("\r\n").split("\t", 1)
+                if len(parts) != 2:
+                    raise EncodeError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
+                yield parts[0], parts[1]
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise EncodeError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+            yield _doc_from_record(rec, path, lineno)
+
+
+def count_corpus_file(path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _open_source(collection: str | None, corpus: str | Path | None):
+    """(label, count, iterator factory) for a registered collection or a corpus file."""
+    if (collection is None) == (corpus is None):
+        raise EncodeError("give exactly one of a collection name or a corpus file")
+    if corpus is not None:
+        p = Path(corpus).resolve()
+        if not p.is_file():
+            raise EncodeError(f"corpus file {p} not found")
+        return str(p), count_corpus_file(p), lambda: iter_corpus_file(p)
+    from tctcb.data import get_collection  # the data layer; imported only when a name is given
+
+    coll = get_collection(collection)
+    return coll.name, len(coll), lambda: ((d.docid, d.contents) for d in coll.docs())
+
+
+# -- output directory -----------------------------------------------------------------------------
+def _shard_name(i: int, n: int) -> str:
+    return f"shard-{i:05d}-of-{n:05d}"
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _done_chunks(shard_dir: Path) -> list[int]:
+    if not shard_dir.is_dir():
+        return []
+    done = []
+    for f in shard_dir.glob("[0-9]*.npy"):
+        c = f.stem
+        if c.isdigit() and (shard_dir / f"{c}.docid").is_file() and (shard_dir / f"{c}.json").is_file():
+            done.append(int(c))
+    return sorted(done)
+
+
+def _remove_shard(out: Path, name: str) -> None:
+    shutil.rmtree(out / name, ignore_errors=True)
+    (out / f"{name}.json").unlink(missing_ok=True)
+
+
+def _prepare_output(out: Path, run: dict, shard_id: int, resume: bool, overwrite: bool) -> list[int]:
+    """Check ``out`` against this run; return the chunks already done (when resuming)."""
+    out.mkdir(parents=True, exist_ok=True)
+    mine = _shard_name(shard_id, run["shard_num"])
+    metas = sorted(out.glob("shard-*-of-*.json"))
+    others = []
+    for m in metas:
+        try:
+            meta = json.loads(m.read_text())
+        except (OSError, json.JSONDecodeError):
+            meta = {}
+        if any(meta.get(k) != run[k] for k in _RUN_KEYS):
+            others.append((m, meta))
+    if others:
+        m, meta = others[0]
+        diff = {k: (meta.get(k), run[k]) for k in _RUN_KEYS if meta.get(k) != run[k]}
+        if not overwrite:
+            raise EncodeError(
+                f"{out} holds shards of another run ({m.name}: {', '.join(f'{k} {a!r} vs {b!r}' for k, (a, b) in diff.items())}); "
+                "use another --output, or --overwrite to delete them"
+            )
+        for m, _ in others:
+            _remove_shard(out, m.name[:-len(".json")])
+    own = out / f"{mine}.json"
+    if own.exists() or (out / mine).exists():
+        if overwrite:
+            _remove_shard(out, mine)
+        elif not resume:
+            done = len(_done_chunks(out / mine))
+            raise EncodeError(
+                f"{out} already holds {mine} of this run ({done} chunks written): "
+                "use --resume to continue it or --overwrite to start again"
+            )
+    (out / mine).mkdir(exist_ok=True)
+    for tmp in (out / mine).glob(".*.tmp-*"):  # leftovers of a killed run
+        tmp.unlink(missing_ok=True)
+    return _done_chunks(out / mine)
+
+
+def _write_chunk(shard_dir: Path, chunk: int, docids: list[str], emb: np.ndarray, stats: dict) -> None:
+    stem = f"{chunk:06d}"
+    tag = f".tmp-{os.getpid()}"
+    files = {
+        "docid": "".join(d + "\n" for d in docids).encode("utf-8"),
+        "json": (json.dumps(stats, sort_keys=True) + "\n").encode(),
+    }
+    for ext, data in files.items():
+        tmp = shard_dir / f".{stem}.{ext}{tag}"
+        tmp.write_bytes(data)
+        os.replace(tmp, shard_dir / f"{stem}.{ext}")
+    tmp = shard_dir / f".{stem}.npy{tag}"
+    with open(tmp, "wb") as f:
+        np.save(f, emb.astype(np.float32, copy=False))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, shard_dir / f"{stem}.npy")  # last: its presence marks the chunk done
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+_END = object()
+
+
+def _producer(docs, start, end, chunk_size, done, shard_dir, encoder, q: queue.Queue, stop: threading.Event):
+    """Read the shard's documents, verify finished chunks, tokenize the others; put them on ``q``."""
+    try:
+        pos, chunk, buf_ids, buf_txt = 0, 0, [], []
+
+        def flush():
+            nonlocal chunk, buf_ids, buf_txt
+            if chunk in done:
+                stored = (shard_dir / f"{chunk:06d}.docid").read_text(encoding="utf-8").splitlines()
+                if stored != buf_ids:
+                    raise EncodeError(
+                        f"{shard_dir}/{chunk:06d}.docid does not match the corpus at these positions "
+                        "(the corpus changed since that run): use --overwrite"
+                    )
+                q.put(("skip", chunk, len(buf_ids)))
+            else:
+                ids, st = encoder.tokenize(buf_txt)
+                q.put(("chunk", chunk, buf_ids, ids, st))
+            chunk, buf_ids, buf_txt = chunk + 1, [], []
+
+        for docid, text in docs:
+            if stop.is_set():
+                return
+            if pos >= end:
+                break
+            if pos >= start:
+                if "\n" in docid or "\r" in docid:
+                    raise EncodeError(f"document id {docid!r} (position {pos}) contains a line break")
+                buf_ids.append(docid)
+                buf_txt.append(text)
+                if len(buf_ids) == chunk_size:
+                    flush()
+            pos += 1
+        if buf_ids:
+            flush()
+        if pos < end:
+            raise EncodeError(f"the corpus ended after {pos} documents; {end} were counted")
+        q.put(_END)
+    except BaseException as e:  # handed to the consumer, which re-raises
+        q.put(e)
+
+
+def encode_corpus(
+    output: str | Path,
+    encoder_dir: str | Path | None = None,
+    *,
+    collection: str | None = None,
+    corpus: str | Path | None = None,
+    shard_id: int = 0,
+    shard_num: int = 1,
+    chunk_size: int = 4096,
+    batch_tokens: int | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    pooling: str = "tct",
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Encode one shard of a collection (by name) or corpus file into ``output``; return the shard's meta.
+
+    ``dtype`` defaults to ``bf16`` on CUDA and ``fp32`` on CPU (where the numbers equal Pyserini's).
+    """
+    from tctcb import __version__
+    from tctcb.models._backbone import default_backbone_dir
+
+    if shard_num < 1 or not 0 <= shard_id < shard_num:
+        raise EncodeError(f"shard id {shard_id} is not in 0..{shard_num - 1}")
+    if chunk_size < 1:
+        raise EncodeError(f"chunk size must be positive, got {chunk_size}")
+    if resume and overwrite:
+        raise EncodeError("--resume and --overwrite exclude each other")
+    encoder_dir = Path(encoder_dir if encoder_dir is not None else default_backbone_dir()).resolve()
+    dtype = dtype or ("bf16" if str(device).startswith("cuda") else "fp32")
+    label, total, make_iter = _open_source(collection, corpus)
+    start, end = total * shard_id // shard_num, total * (shard_id + 1) // shard_num
+    encoder = load_document_encoder(str(encoder_dir), pooling, device=device, dtype=dtype, batch_tokens=batch_tokens)
+    run = {
+        "encoder": str(encoder_dir), "corpus": label, "pooling": pooling, "dtype": dtype,
+        "max_length": encoder.max_length, "shard_num": shard_num, "chunk_size": chunk_size, "corpus_count": total,
+    }
+    out = Path(output)
+    done = set(_prepare_output(out, run, shard_id, resume, overwrite))
+    name = _shard_name(shard_id, shard_num)
+    shard_dir = out / name
+    meta = dict(run, shard_id=shard_id, start=start, end=end, dimension=encoder.dimension,
+                status="running", version=__version__, format=FORMAT_VERSION)
+    _write_json_atomic(out / f"{name}.json", meta)
+
+    from tqdm.auto import tqdm
+
+    n_docs = end - start
+    bar = tqdm(total=n_docs, unit="doc", desc=f"encode {name}", dynamic_ncols=True,
+               disable=not progress or not sys.stderr.isatty(), smoothing=0.1)
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    worker = threading.Thread(target=_producer, args=(make_iter(), start, end, chunk_size, done, shard_dir, encoder, q, stop),
+                              daemon=True, name="tctcb-tokenize")
+    worker.start()
+    t0, encoded = time.perf_counter(), 0
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if item[0] == "skip":
+                bar.update(item[2])
+                continue
+            _, chunk, docids, ids, st = item
+            emb = encoder.encode_ids(ids)
+            _write_chunk(shard_dir, chunk, docids, emb, st.as_dict())
+            encoded += len(docids)
+            bar.update(len(docids))
+            bar.set_postfix_str(f"{encoded / max(time.perf_counter() - t0, 1e-9):.1f} passages/s", refresh=False)
+    finally:
+        stop.set()
+        bar.close()
+    worker.join()
+
+    count = empty = truncated = 0
+    chunks = _done_chunks(shard_dir)
+    expected = (n_docs + chunk_size - 1) // chunk_size
+    if chunks != list(range(expected)):
+        raise EncodeError(f"{shard_dir}: expected chunks 0..{expected - 1}, found {chunks}")
+    for c in chunks:
+        st = json.loads((shard_dir / f"{c:06d}.json").read_text())
+        count, empty, truncated = count + st["count"], empty + st["empty"], truncated + st["truncated"]
+    if count != n_docs:
+        raise EncodeError(f"{shard_dir}: {count} documents encoded, {n_docs} expected")
+    meta.update(status="complete", count=count, empty=empty, truncated=truncated, chunks=len(chunks))
+    _write_json_atomic(out / f"{name}.json", meta)
+    if progress:
+        secs = time.perf_counter() - t0
+        print(f"{name}: {count} documents ({encoded} encoded now, {encoded / max(secs, 1e-9):.1f} passages/s), "
+              f"{empty} empty, {truncated} truncated to {encoder.max_length} tokens -> {out}", file=sys.stderr)
+    return meta
+
+
+# -- reading back ---------------------------------------------------------------------------------
+def read_embeddings(emb_dir: str | Path) -> tuple[dict, Iterator[tuple[list[str], np.ndarray]]]:
+    """Check that ``emb_dir`` holds all shards of one finished run; return (meta, iterator of
+    ``(docids, embeddings)`` chunks in corpus order). ``meta`` is shard 0's, with the total ``count``."""
+    d = Path(emb_dir)
+    metas = []
+    for m in sorted(d.glob("shard-*-of-*.json")):
+        try:
+            metas.append(json.loads(m.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise EncodeError(f"{m} is not readable JSON: {e}") from None
+    if not metas:
+        raise EncodeError(f"{d} holds no encoded shards (shard-*-of-*.json); encode with python -m tctcb.encode first")
+    first = metas[0]
+    for m in metas:
+        if any(m.get(k) != first.get(k) for k in _RUN_KEYS):
+            raise EncodeError(f"{d} mixes shards of different runs (e.g. shard {m.get('shard_id')} vs {first.get('shard_id')})")
+    n = first["shard_num"]
+    ids = sorted(m["shard_id"] for m in metas)
+    if ids != list(range(n)):
+        raise EncodeError(f"{d}: shards {sorted(set(range(n)) - set(ids))} of {n} are missing")
+    unfinished = [m["shard_id"] for m in metas if m.get("status") != "complete"]
+    if unfinished:
+        raise EncodeError(f"{d}: shards {unfinished} are not finished (rerun python -m tctcb.encode ... --resume)")
+    metas.sort(key=lambda m: m["shard_id"])
+    total = sum(m["count"] for m in metas)
+    if total != first["corpus_count"]:
+        raise EncodeError(f"{d}: shards hold {total} documents, the corpus has {first['corpus_count']}")
+    info = dict(first, count=total, shard_id=None, empty=sum(m["empty"] for m in metas),
+                truncated=sum(m["truncated"] for m in metas))
+
+    def chunks():
+        for m in metas:
+            sd = d / _shard_name(m["shard_id"], n)
+            for c in range(m["chunks"]):
+                docids = (sd / f"{c:06d}.docid").read_text(encoding="utf-8").splitlines()
+                emb = np.load(sd / f"{c:06d}.npy")
+                if emb.shape != (len(docids), first["dimension"]):
+                    raise EncodeError(f"{sd}/{c:06d}.npy has shape {emb.shape}, expected ({len(docids)}, {first['dimension']})")
+                yield docids, emb
+
+    return info, chunks()

@@ -1,0 +1,281 @@
+"""Query and document encoders: Pyserini's numbers, computed faster.
+
+``TctColBertQueryEncoder`` / ``TctColBertDocumentEncoder`` give the same vectors as
+``pyserini.encode.TctColBertQueryEncoder`` / ``TctColBertDocumentEncoder`` on the same weights (same
+input strings, tokenizer, truncation and pooling; see :mod:`tctcb.models._student`).  They are faster
+because documents are tokenized once without padding, sorted by length and cut into batches by a token
+budget (little padding), run under ``torch.inference_mode``, and queries -- always exactly 36 tokens --
+are encoded in batches (Pyserini encodes them one at a time).
+
+``SentenceTransformerEncoder`` is the sentence-transformers format of the same backbone (``[CLS] text
+[SEP]``, mean over all tokens, L2-normalised), for the zero-shot baseline.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from tctcb.models._backbone import load_backbone
+from tctcb.models._student import (
+    DOC_MAX_LENGTH,
+    QUERY_LENGTH,
+    SKIP_TOKENS,
+    mean_pool,
+    passage_strings,
+    query_strings,
+)
+
+__all__ = [
+    "TctColBertQueryEncoder",
+    "TctColBertDocumentEncoder",
+    "SentenceTransformerEncoder",
+    "EncodeStats",
+    "load_document_encoder",
+    "load_query_encoder",
+    "POOLINGS",
+]
+
+POOLINGS = ("tct", "st")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 262144}
+
+
+@dataclass
+class EncodeStats:
+    """Counts of unusual inputs seen while tokenizing documents."""
+
+    count: int = 0
+    empty: int = 0  # empty or whitespace-only texts (encoded anyway)
+    truncated: int = 0  # longer than the model's limit (cut to it)
+    truncated_examples: list = field(default_factory=list)  # first few indices (within the call)
+
+    def add(self, other: "EncodeStats") -> None:
+        self.count += other.count
+        self.empty += other.empty
+        self.truncated += other.truncated
+
+    def as_dict(self) -> dict:
+        return {"count": self.count, "empty": self.empty, "truncated": self.truncated}
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available (torch {torch.__version__})")
+    return dev
+
+
+class _Engine:
+    """A BERT model plus length-sorted, token-budget batching over pre-tokenized inputs."""
+
+    def __init__(self, encoder_dir, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
+                 max_batch: int = 4096):
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        self.device = _resolve_device(device)
+        if self.device.type == "cpu" and dtype == "fp16":
+            raise ValueError("fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
+        self.model, self.tokenizer = load_backbone(encoder_dir)
+        self.encoder_dir = str(encoder_dir) if encoder_dir is not None else None
+        self.model.eval().to(self.device, dtype=_DTYPES[dtype])
+        self.dtype = dtype
+        self.dimension = int(self.model.config.hidden_size)
+        self.batch_tokens = int(batch_tokens or _DEFAULT_BATCH_TOKENS.get(self.device.type, 8192))
+        self.max_batch = max_batch
+        self.pad_id = self.tokenizer.pad_token_id or 0
+
+    def plan(self, lengths: Sequence[int]) -> list[np.ndarray]:
+        """Index arrays, longest first, each batch's ``rows * longest`` within the token budget."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        order = np.argsort(-lengths, kind="stable")
+        batches, start, n = [], 0, len(order)
+        while start < n:
+            longest = max(int(lengths[order[start]]), 1)
+            rows = max(1, min(self.max_batch, self.batch_tokens // longest, n - start))
+            batches.append(order[start:start + rows])
+            start += rows
+        return batches
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        longest = max(len(x) for x in ids)
+        arr = np.full((len(ids), longest), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), longest), dtype=np.int64)
+        for i, x in enumerate(ids):
+            arr[i, :len(x)] = x
+            mask[i, :len(x)] = 1
+        return torch.from_numpy(arr), torch.from_numpy(mask)
+
+    def run(self, ids: Sequence[Sequence[int]], pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> np.ndarray:
+        """Embeddings ``[len(ids), d]`` float32 in input order."""
+        out = np.empty((len(ids), self.dimension), dtype=np.float32)
+        if not len(ids):
+            return out
+        with torch.inference_mode():
+            for idx in self.plan([len(x) for x in ids]):
+                input_ids, mask = self.pad([ids[i] for i in idx])
+                input_ids = input_ids.to(self.device, non_blocking=True)
+                mask = mask.to(self.device, non_blocking=True)
+                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                out[idx] = pool(hidden.float(), mask).cpu().numpy()
+        return out
+
+
+class TctColBertQueryEncoder:
+    """TCT-ColBERT queries, as ``pyserini.encode.TctColBertQueryEncoder`` (plus a batch path)."""
+
+    pooling = "tct"
+
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_size: int = 256, **kwargs):
+        self._engine = _Engine(encoder_dir, device, dtype)
+        self.tokenizer = self._engine.tokenizer
+        self.model = self._engine.model
+        self.device = self._engine.device
+        self.dimension = self._engine.dimension
+        self.batch_size = batch_size
+
+    def tokenize(self, queries: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer(query_strings(queries), max_length=QUERY_LENGTH, truncation=True,
+                              add_special_tokens=False)["input_ids"]
+
+    def encode_batch(self, queries: Sequence[str], **kwargs) -> np.ndarray:
+        """``[n, d]`` float32 embeddings of ``queries`` (in order)."""
+        queries = list(queries)
+        out = np.empty((len(queries), self.dimension), dtype=np.float32)
+        for s in range(0, len(queries), self.batch_size):
+            ids = self.tokenize(queries[s:s + self.batch_size])
+            out[s:s + len(ids)] = self._engine.run(ids, lambda h, m: mean_pool(h, None))
+        return out
+
+    def encode(self, query: str, **kwargs) -> np.ndarray:
+        """``[d]`` float32 embedding of one query (what Pyserini's ``encode`` returns)."""
+        return self.encode_batch([query])[0]
+
+
+class TctColBertDocumentEncoder:
+    """TCT-ColBERT documents, as ``pyserini.encode.TctColBertDocumentEncoder``, length-sorted and batched."""
+
+    pooling = "tct"
+
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
+                 max_length: int = DOC_MAX_LENGTH, **kwargs):
+        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens)
+        self.tokenizer = self._engine.tokenizer
+        self.model = self._engine.model
+        self.device = self._engine.device
+        self.dimension = self._engine.dimension
+        self.max_length = max_length
+        self.stats = EncodeStats()  # running totals over all calls
+
+    def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> tuple[list[list[int]], EncodeStats]:
+        """Token ids (truncated to ``max_length``) plus counts of empty and truncated texts."""
+        strings = passage_strings(texts, titles)
+        # one token more than the limit tells truncated texts apart; cutting it off gives the same ids
+        ids = self.tokenizer(strings, max_length=self.max_length + 1, truncation=True,
+                             add_special_tokens=False)["input_ids"]
+        st = EncodeStats(count=len(ids))
+        for i, x in enumerate(ids):
+            if len(x) > self.max_length:
+                ids[i] = x[:self.max_length]
+                st.truncated += 1
+                if len(st.truncated_examples) < 5:
+                    st.truncated_examples.append(i)
+            if len(x) <= SKIP_TOKENS:
+                st.empty += 1
+        return ids, st
+
+    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        return self._engine.run(ids, mean_pool)
+
+    def encode(self, texts: Sequence[str], titles: Sequence[str] | None = None, **kwargs) -> np.ndarray:
+        """``[n, d]`` float32 embeddings of ``texts`` (in order)."""
+        ids, st = self.tokenize(list(texts), None if titles is None else list(titles))
+        self.stats.add(st)
+        return self.encode_ids(ids)
+
+
+def _st_max_length(encoder_dir) -> int:
+    cfg = Path(encoder_dir) / "sentence_bert_config.json" if encoder_dir is not None else None
+    if cfg is not None and cfg.is_file():
+        try:
+            return int(json.loads(cfg.read_text()).get("max_seq_length") or 512)
+        except (ValueError, json.JSONDecodeError):
+            pass
+    return 512
+
+
+def _st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
+
+
+class SentenceTransformerEncoder:
+    """sentence-transformers format (``[CLS] text [SEP]``, masked mean over all tokens, L2-normalised,
+    ``max_seq_length`` from ``sentence_bert_config.json``) for both queries and documents.
+
+    ``encode(str)`` -> ``[d]`` (a query), ``encode(list, titles=None)`` -> ``[n, d]`` (documents;
+    with titles the text is ``title + " " + text``, stripped, as MTEB/BEIR do)."""
+
+    pooling = "st"
+
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
+                 max_length: int | None = None, **kwargs):
+        from tctcb.models._backbone import default_backbone_dir
+
+        encoder_dir = default_backbone_dir() if encoder_dir is None else encoder_dir
+        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens)
+        self.tokenizer = self._engine.tokenizer
+        self.model = self._engine.model
+        self.device = self._engine.device
+        self.dimension = self._engine.dimension
+        self.max_length = int(max_length or _st_max_length(encoder_dir))
+        self.stats = EncodeStats()
+
+    def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> tuple[list[list[int]], EncodeStats]:
+        if titles is not None:
+            texts = [f"{t} {x}".strip() for t, x in zip(titles, texts)]
+        ids = self.tokenizer(list(texts), max_length=self.max_length + 1, truncation=True,
+                             add_special_tokens=True)["input_ids"]
+        st = EncodeStats(count=len(ids))
+        for i, x in enumerate(ids):
+            if len(x) > self.max_length:
+                ids[i] = x[:self.max_length - 1] + [x[-1]]  # keep [SEP], as truncation to max_length does
+                st.truncated += 1
+            if len(x) <= 2:
+                st.empty += 1
+        return ids, st
+
+    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        return self._engine.run(ids, _st_pool)
+
+    def encode_batch(self, queries: Sequence[str], **kwargs) -> np.ndarray:
+        ids, _ = self.tokenize(list(queries))
+        return self.encode_ids(ids)
+
+    def encode(self, texts, titles: Sequence[str] | None = None, **kwargs) -> np.ndarray:
+        if isinstance(texts, str):
+            return self.encode_batch([texts])[0]
+        ids, st = self.tokenize(list(texts), None if titles is None else list(titles))
+        self.stats.add(st)
+        return self.encode_ids(ids)
+
+
+def load_document_encoder(encoder_dir, pooling: str = "tct", **kwargs):
+    """The document encoder for ``pooling`` (``"tct"`` or ``"st"``)."""
+    if pooling == "tct":
+        return TctColBertDocumentEncoder(encoder_dir, **kwargs)
+    if pooling == "st":
+        return SentenceTransformerEncoder(encoder_dir, **kwargs)
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
+def load_query_encoder(encoder_dir, pooling: str = "tct", **kwargs):
+    """The query encoder for ``pooling``; an index's ``meta.json`` records which one it was built with."""
+    if pooling == "tct":
+        return TctColBertQueryEncoder(encoder_dir, **kwargs)
+    if pooling == "st":
+        return SentenceTransformerEncoder(encoder_dir, **kwargs)
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")

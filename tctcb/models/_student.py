@@ -1,0 +1,168 @@
+"""The TCT-ColBERT student: a BERT encoder with mean pooling, in Pyserini's exact input format.
+
+Query:    ``'[CLS] [Q] ' + q + '[MASK]' * 36``, tokenized without special tokens and truncated to 36
+          tokens (so always exactly 36); embedding = mean of the last hidden states at positions 4..35.
+Passage:  ``'[CLS] [D] ' + text`` (``'[CLS] [D] {title} {text}'`` with titles), no special tokens, at most
+          512 tokens; embedding = mean of the last hidden states at positions 4.. over the attention mask.
+Score:    dot product.
+
+This is what ``pyserini.encode.TctColBertQueryEncoder`` / ``TctColBertDocumentEncoder`` compute
+(Lin et al., "In-Batch Negatives for Knowledge Distillation with Tightly-Coupled Teachers for Dense
+Retrieval", RepL4NLP 2021), so a directory written by :meth:`TctColBert.save_pretrained` loads in
+Pyserini unchanged, and castorini's checkpoints load here.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._backbone import load_backbone
+
+__all__ = [
+    "TctColBert",
+    "QUERY_PREFIX",
+    "DOC_PREFIX",
+    "QUERY_LENGTH",
+    "DOC_MAX_LENGTH",
+    "SKIP_TOKENS",
+    "query_strings",
+    "passage_strings",
+    "mean_pool",
+]
+
+QUERY_PREFIX = "[CLS] [Q] "
+DOC_PREFIX = "[CLS] [D] "
+QUERY_LENGTH = 36
+DOC_MAX_LENGTH = 512
+SKIP_TOKENS = 4  # [CLS] [ q ]  /  [CLS] [ d ]  -- the marker wordpieces are left out of the pooling
+
+
+def query_strings(queries: Sequence[str]) -> list[str]:
+    """The literal strings Pyserini tokenizes for queries."""
+    return [QUERY_PREFIX + q + "[MASK]" * QUERY_LENGTH for q in queries]
+
+
+def passage_strings(texts: Sequence[str], titles: Sequence[str] | None = None) -> list[str]:
+    """The literal strings Pyserini tokenizes for passages (with or without titles)."""
+    if titles is not None:
+        if len(titles) != len(texts):
+            raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+        return [f"{DOC_PREFIX}{title} {text}" for title, text in zip(titles, texts)]
+    return [DOC_PREFIX + t for t in texts]
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor | None, skip: int = SKIP_TOKENS) -> torch.Tensor:
+    """Mean of ``hidden[:, skip:]`` over ``mask[:, skip:]`` (all positions when ``mask`` is None).
+
+    An empty passage (no token after the markers) gives the zero vector, as in Pyserini.
+    """
+    h = hidden[:, skip:, :]
+    if mask is None:
+        return h.mean(dim=1)
+    m = mask[:, skip:].unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
+
+
+class TctColBert(nn.Module):
+    """TCT-ColBERT bi-encoder (student). ``bert`` is a ``transformers.BertModel``; ``tokenizer`` its tokenizer."""
+
+    def __init__(self, bert, tokenizer):
+        super().__init__()
+        self.bert = bert
+        self.tokenizer = tokenizer
+
+    # -- persistence ---------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None) -> "TctColBert":
+        """Load from a BERT-family HF directory (a castorini TCT checkpoint, or a backbone such as
+        all-MiniLM-L6-v2 -- the default when ``path`` is None)."""
+        bert, tokenizer = load_backbone(path)
+        return cls(bert, tokenizer)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write ``BertModel`` weights + config + tokenizer (Pyserini-loadable), atomically."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            self.bert.save_pretrained(str(tmp))
+            self.tokenizer.save_pretrained(str(tmp))
+            old = None
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{os.getpid()}"
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    # -- tokenization --------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.bert.parameters()).device
+
+    @property
+    def dimension(self) -> int:
+        return int(self.bert.config.hidden_size)
+
+    def tokenize_queries(self, queries: Sequence[str]):
+        """Tensors for ``queries`` (each exactly 36 tokens), on the model's device."""
+        enc = self.tokenizer(
+            query_strings(queries),
+            max_length=QUERY_LENGTH,
+            truncation=True,
+            add_special_tokens=False,
+            padding="longest",
+            return_tensors="pt",
+        )
+        return enc.to(self.device)
+
+    def tokenize_passages(self, texts: Sequence[str], titles: Sequence[str] | None = None, max_length: int = DOC_MAX_LENGTH):
+        """Padded tensors for passages, on the model's device."""
+        enc = self.tokenizer(
+            passage_strings(texts, titles),
+            max_length=max_length,
+            truncation=True,
+            add_special_tokens=False,
+            padding="longest",
+            return_tensors="pt",
+        )
+        return enc.to(self.device)
+
+    # -- encoding ------------------------------------------------------------------------------
+    def forward_query(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(out, None)  # queries are exactly 36 tokens: a plain mean, as Pyserini's np.average
+
+    def forward_passage(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(out, attention_mask)
+
+    def encode_query(self, queries: Sequence[str]) -> torch.Tensor:
+        """``[n, d]`` query embeddings (differentiable when grad is enabled)."""
+        enc = self.tokenize_queries(list(queries))
+        return self.forward_query(enc["input_ids"], enc["attention_mask"])
+
+    def encode_passage(self, texts: Sequence[str], titles: Sequence[str] | None = None,
+                       max_length: int = DOC_MAX_LENGTH) -> torch.Tensor:
+        """``[n, d]`` passage embeddings (differentiable when grad is enabled)."""
+        enc = self.tokenize_passages(list(texts), titles, max_length)
+        return self.forward_passage(enc["input_ids"], enc["attention_mask"])
+
+    @staticmethod
+    def score(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Dot products: ``[nq, d] x [np, d] -> [nq, np]`` (all pairs; the diagonal holds aligned pairs)."""
+        return q @ p.transpose(-1, -2)
+
+    def forward(self, queries: Sequence[str], passages: Sequence[str]) -> torch.Tensor:
+        """All-pairs scores of ``queries`` against ``passages`` (in-batch training)."""
+        return self.score(self.encode_query(queries), self.encode_passage(passages))
