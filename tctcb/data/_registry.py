@@ -4,6 +4,11 @@
 ``list_collections()``, ``list_topic_sets()``, ``verify_files()``. Every function takes an optional
 ``data_dir`` (default ``$TCTCB_DATA``); derived files go under ``cache_dir()``.
 
+CACM quirk: Anserini's ``qrels.cacm.txt`` writes docids below 1000 unpadded (``CACM-122``) while the
+documents are ``CACM-0122`` (file stems, as Anserini's HtmlCollection names them), so 55 of its 796
+judgements (46 distinct docids) match no document. ``get_qrels("cacm")`` returns the file as is, because Anserini's published
+BM25 regression (MAP 0.3123, P@30 0.1942) is measured against exactly these qrels.
+
 TREC DL convention for ``dl19-pool`` / ``dl19-passage`` (applied by the evaluation code, not here):
 nDCG@10 uses the graded qrels (0..3); binary measures (R@k, RR@10, AP) count grade >= 2 as relevant.
 """
