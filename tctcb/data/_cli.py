@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from . import _catalog as cat
-from ._paths import DataError
+from ._paths import DataError, data_dir as resolve_data_dir
 from ._registry import get_collection, get_topics_and_qrels, list_collections, list_topic_sets, verify_files
 
 
@@ -62,6 +62,7 @@ def _verify(data_dir) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        resolve_data_dir(args.data_dir)  # fail before printing anything when there is no data directory
         if args.command == "list":
             return _list(args.data_dir)
         if args.command == "verify":

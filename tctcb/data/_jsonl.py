@@ -79,8 +79,13 @@ def write_jsonl_collection(docs: Iterable[Document], directory: Path, expected: 
         if expected is not None and count != expected:
             raise DataError(f"wrote {count} documents for {directory.name}, expected {expected}")
         if directory.exists():  # stale or incomplete: replace it
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+            shutil.rmtree(directory, ignore_errors=True)
+        try:
+            os.replace(tmp, directory)
+        except OSError:
+            if complete_count(directory) != count:  # not another writer finishing the same work first
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
