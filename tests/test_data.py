@@ -98,7 +98,9 @@ def test_collection_counts_and_known_records(docs, name):
 
 
 def test_len_counts_documents(data_dir):
-    assert len(get_collection("adi")) == 82
+    assert len(get_collection("adi")) == 82 == get_collection("adi").indexable_count()
+    cran = get_collection("cranfield")
+    assert (len(cran), cran.indexable_count()) == (1400, 1398)  # Anserini skips the two empty documents
 
 
 @pytest.mark.parametrize("name", list(TOPICS))

@@ -165,6 +165,7 @@ class Collection:
         self.name = _collection_name(name)
         self._data_dir = data_dir
         self._len: int | None = None
+        self._indexable: int | None = None
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r})"
@@ -190,6 +191,13 @@ class Collection:
         if self._len is None:
             self._len = sum(1 for _ in self.docs())
         return self._len
+
+    def indexable_count(self) -> int:
+        """Documents with non-blank contents: what Anserini's DefaultLuceneDocumentGenerator indexes (it skips
+        empty documents; Cranfield has two, 471 and 995, so its Lucene index holds 1,398 of 1,400)."""
+        if self._indexable is None:
+            self._indexable = sum(1 for d in self.docs() if d.contents.strip())
+        return self._indexable
 
     def jsonl_dir(self, cache: PathLike = None) -> Path:
         """A directory holding this collection as Pyserini JsonCollection JSONL (``docs.jsonl``, lines
