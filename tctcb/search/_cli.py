@@ -1,0 +1,294 @@
+"""``python -m tctcb.search``: dense, BM25/impact, hybrid and MaxSim-reranked runs for a topic set.
+
+    python -m tctcb.search --topics nfcorpus-test --index DIR --encoder DIR --output run.txt
+    python -m tctcb.search --topics nfcorpus-test --sparse-index nfcorpus --output bm25.txt
+    python -m tctcb.search --topics nfcorpus-test --index DIR --encoder DIR --sparse-index nfcorpus \\
+        --tune-alpha-on nfcorpus-dev --output hybrid.txt
+
+Bad input (unknown topics, repeated topic ids, a missing or wrong-type index, ``--hits`` below
+``--k0``, a name that cannot be fetched offline) ends with exit status 2 and one ``error:`` line.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["main", "build_parser", "load_topics"]
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tctcb.search",
+                                description="Dense, sparse (BM25 / impact), hybrid and MaxSim-reranked search.")
+    p.add_argument("--topics", required=True, help="topic set name (nfcorpus-test, msmarco-dev, ...) or topics file")
+    p.add_argument("--output", required=True, help="run file to write (atomically)")
+    p.add_argument("--output-format", choices=("trec", "msmarco"), default="trec")
+    p.add_argument("--run-tag", default="tctcb", help="TREC run tag (one word)")
+    p.add_argument("--hits", type=int, default=1000, help="hits per query in the run")
+    p.add_argument("--batch-size", type=int, default=64, help="queries encoded and searched per batch")
+    p.add_argument("--threads", type=int, default=1, help="search threads (faiss / Lucene)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (encoders, exact torch search)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    d = p.add_argument_group("dense")
+    d.add_argument("--index", help="FAISS index folder (index, docid, meta.json) or Pyserini prebuilt name")
+    d.add_argument("--encoder", help="query encoder folder or Hugging Face id (default: the index's meta.json)")
+    d.add_argument("--pooling", choices=("tct", "st"), help="query encoder format (default: from the index's "
+                   "meta.json, else 'st' for a sentence-transformers folder, else 'tct')")
+    d.add_argument("--ef-search", type=int, help="HNSW search depth")
+    s = p.add_argument_group("sparse / hybrid")
+    s.add_argument("--sparse-index", help="Lucene index folder, registered collection name (BM25 index built in "
+                   "the cache) or Pyserini prebuilt Lucene index name")
+    s.add_argument("--sparse-encoder", help="query encoder folder for an impact index (default: its impact.json)")
+    s.add_argument("--bm25-k1", type=float, default=0.9)
+    s.add_argument("--bm25-b", type=float, default=0.4)
+    s.add_argument("--fusion", choices=("weighted", "rrf"), default="weighted")
+    s.add_argument("--alpha", type=float, default=0.1, help="weight on the sparse score (on the dense with "
+                   "--weight-on-dense)")
+    s.add_argument("--normalization", action="store_true")
+    s.add_argument("--weight-on-dense", action="store_true")
+    s.add_argument("--k0", type=int, help="hits taken from each side before fusion (default: --hits)")
+    s.add_argument("--rrf-k", type=int, default=60)
+    s.add_argument("--tune-alpha-on", metavar="TOPICS", help="choose --alpha on this (dev) topic set")
+    s.add_argument("--alpha-grid", help="comma-separated alphas to try (default: a built-in grid)")
+    s.add_argument("--tune-metric", default="nDCG@10")
+    r = p.add_argument_group("rerank")
+    r.add_argument("--rerank-with", metavar="TEACHER_DIR", help="ColBERT checkpoint to rerank with (MaxSim)")
+    r.add_argument("--rerank-depth", type=int, default=100)
+    r.add_argument("--collection", help="registered collection holding the passage texts for reranking "
+                   "(default: the one the topic set searches)")
+    return p
+
+
+# --- topics ---------------------------------------------------------------------------------------
+_SGML_ID = re.compile(r"<(?:num|DOCNO)>\s*(?:Number:)?\s*([^<\s]+)", re.I)
+
+
+def _ids_in_file(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if first.lstrip().startswith("<"):
+        return _SGML_ID.findall(text)
+    return [ln.partition("\t")[0].strip() for ln in text.splitlines() if ln.strip()]
+
+
+def load_topics(value: str) -> dict[str, str]:
+    """Topics by name (``tctcb.data.get_topics``) or from a file; a repeated topic id is an error."""
+    from tctcb.data import get_topics, read_topics
+
+    path = Path(value)
+    if path.is_file():
+        repeated = [q for q, n in Counter(_ids_in_file(path)).items() if n > 1]
+        if repeated:
+            raise UsageError(f"topics file {path}: topic id {repeated[0]!r} is repeated "
+                             f"({len(repeated)} repeated ids); topic ids must be unique")
+        topics = read_topics(path)
+    else:
+        if any(c in value for c in "/\\") or path.suffix in (".tsv", ".txt", ".xml"):
+            raise UsageError(f"topics file {value} not found")
+        topics = get_topics(value)
+    if not topics:
+        raise UsageError(f"no topics in {value}")
+    return {str(q): t for q, t in topics.items()}
+
+
+# --- searchers ----------------------------------------------------------------------------------
+def _dense_searcher(args):
+    import json
+
+    from tctcb.encode import load_query_encoder
+    from tctcb.search._dense import DenseSearcher
+    from tctcb.search._resolve import query_encoder_pooling, resolve_dense_index, resolve_encoder_dir
+
+    index_dir = resolve_dense_index(args.index)
+    encoder = args.encoder
+    if encoder is None:
+        meta = index_dir / "meta.json"
+        encoder = json.loads(meta.read_text()).get("encoder") if meta.is_file() else None
+        if not encoder:
+            raise UsageError(f"--index {args.index}: give --encoder (the index's meta.json names none)")
+    encoder_dir = resolve_encoder_dir(str(encoder))
+    pooling = query_encoder_pooling(encoder_dir, index_dir, args.pooling)
+    qenc = load_query_encoder(encoder_dir, pooling, device=args.device)
+    return DenseSearcher(index_dir, qenc, device=args.device, ef_search=args.ef_search, batch_size=args.batch_size)
+
+
+def _sparse_searcher(args):
+    import json
+
+    from tctcb import java
+    from tctcb.search._resolve import resolve_sparse_index
+
+    index_dir, kind = resolve_sparse_index(args.sparse_index)
+    java.start()
+    if kind == "impact" or args.sparse_encoder:
+        from pyserini.search.lucene import LuceneImpactSearcher
+
+        from tctcb.search._impact import SpladeQueryEncoder
+
+        enc_dir = args.sparse_encoder
+        if enc_dir is None:
+            enc_dir = json.loads((index_dir / "impact.json").read_text())["encoder"]
+        return LuceneImpactSearcher(str(index_dir), SpladeQueryEncoder(enc_dir, device=args.device))
+    from pyserini.search.lucene import LuceneSearcher
+
+    searcher = LuceneSearcher(str(index_dir))
+    searcher.set_bm25(args.bm25_k1, args.bm25_b)
+    return searcher
+
+
+class _SparseOnly:
+    """A sparse searcher on its own, with the batch interface of our searchers (blank queries skipped)."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.blank_queries = 0
+
+    def batch_search(self, queries, q_ids, k, threads):
+        from tctcb.search._hits import SearchHit, is_blank
+
+        live = [(q, i) for q, i in zip(queries, q_ids) if not is_blank(q)]
+        self.blank_queries += len(queries) - len(live)
+        res = self.searcher.batch_search([q for q, _ in live], [i for _, i in live], k, threads) if live else {}
+        return {i: [SearchHit(h.docid, float(h.score)) for h in res.get(i, [])] for i in q_ids}
+
+
+def _check_args(args, parser) -> None:
+    if not args.index and not args.sparse_index:
+        raise UsageError("give --index (dense), --sparse-index (BM25/impact), or both (hybrid)")
+    if args.encoder and not args.index:
+        raise UsageError("--encoder needs --index")
+    if args.hits < 1:
+        raise UsageError(f"--hits must be >= 1, got {args.hits}")
+    if args.k0 is not None and args.hits < args.k0:
+        raise UsageError(f"--hits {args.hits} is below --k0 {args.k0}: the run would drop fused hits; "
+                         "raise --hits or lower --k0")
+    if args.k0 is not None and not (args.index and args.sparse_index):
+        raise UsageError("--k0 applies to hybrid search (--index and --sparse-index)")
+    if args.tune_alpha_on and not (args.index and args.sparse_index and args.fusion == "weighted"):
+        raise UsageError("--tune-alpha-on needs a weighted hybrid (--index, --sparse-index, --fusion weighted)")
+    if args.batch_size < 1 or args.threads < 1:
+        raise UsageError("--batch-size and --threads must be >= 1")
+
+
+def _progress(total, quiet, desc):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="q", disable=quiet or not sys.stderr.isatty(), leave=False)
+
+
+def _rerank_docs(args) -> dict[str, str]:
+    from tctcb.data import get_collection, topics_collection
+
+    name = args.collection
+    if name is None:
+        try:
+            name = topics_collection(args.topics)
+        except Exception:
+            name = None
+    if name is None:
+        raise UsageError("--rerank-with: give --collection NAME (the passages the teacher reads)")
+    return {d.docid: d.contents for d in get_collection(name).docs()}
+
+
+def run_search(args) -> tuple[dict, dict]:
+    """Search all topics; returns (results {qid: hits}, info)."""
+    from tctcb.search._hybrid import HybridSearcher
+
+    topics = load_topics(args.topics)
+    info: dict = {"queries": len(topics)}
+    dense = _dense_searcher(args) if args.index else None
+    sparse = _sparse_searcher(args) if args.sparse_index else None
+    k0 = args.k0 if args.k0 is not None else args.hits
+    alpha = args.alpha
+    if dense is not None and sparse is not None:
+        searcher = HybridSearcher(dense, sparse, fusion=args.fusion, rrf_k=args.rrf_k)
+        if args.tune_alpha_on:
+            from tctcb.data import get_qrels
+            from tctcb.search._tune import tune_alpha
+
+            grid = [float(x) for x in args.alpha_grid.split(",")] if args.alpha_grid else None
+            dev = load_topics(args.tune_alpha_on)
+            alpha, table = tune_alpha(searcher, dev, get_qrels(args.tune_alpha_on), grid=grid, k0=k0, k=args.hits,
+                                      normalization=args.normalization, weight_on_dense=args.weight_on_dense,
+                                      metric=args.tune_metric, threads=args.threads)
+            best = dict(table)[alpha]
+            print(f"tuned alpha: {alpha:g} ({args.tune_metric} {best:.4f} on {args.tune_alpha_on}, "
+                  f"{len(table)} values tried)")
+            info["alpha_table"] = table
+            searcher.blank_queries = 0
+
+        def batch(qs, ids):
+            return searcher.batch_search(qs, ids, k0=k0, k=args.hits, threads=args.threads, alpha=alpha,
+                                         normalization=args.normalization, weight_on_dense=args.weight_on_dense)
+    elif dense is not None:
+        searcher = dense
+
+        def batch(qs, ids):
+            return dense.batch_search(qs, ids, k=args.hits, threads=args.threads)
+    else:
+        searcher = _SparseOnly(sparse)
+
+        def batch(qs, ids):
+            return searcher.batch_search(qs, ids, args.hits, args.threads)
+    info["alpha"] = alpha
+    qids = list(topics)
+    results: dict = {}
+    with _progress(len(qids), args.quiet, "search") as bar:
+        for s in range(0, len(qids), args.batch_size):
+            ids = qids[s:s + args.batch_size]
+            results.update(batch([topics[q] for q in ids], ids))
+            bar.update(len(ids))
+    info["blank_queries"] = int(getattr(searcher, "blank_queries", 0))
+    if args.rerank_with:
+        from tctcb.search._rerank import MaxSimReranker
+
+        reranker = MaxSimReranker(args.rerank_with, _rerank_docs(args), depth=args.rerank_depth,
+                                  batch_size=args.batch_size, device=args.device)
+        with _progress(len(results), args.quiet, "rerank") as bar:
+            results = reranker.rerank_all(topics, results, progress=bar)
+    return results, info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tctcb.data import DataError
+    from tctcb.search._hits import SearchError
+
+    errors: tuple = (UsageError, DataError, SearchError, FileNotFoundError, KeyError)
+    try:
+        from tctcb.models._colbert import ColBERTError
+
+        errors += (ColBERTError,)
+    except ImportError:
+        pass
+    try:
+        from tctcb.index import IndexingError
+
+        errors += (IndexingError,)
+    except ImportError:
+        pass
+    start = time.time()
+    try:
+        _check_args(args, parser)
+        results, info = run_search(args)
+        from tctcb.eval import write_run
+        from tctcb.search._tune import to_run
+
+        write_run(to_run(results), args.output, format=args.output_format, tag=args.run_tag)
+    except errors as e:
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        blank = f", {info['blank_queries']} blank (no hits)" if info["blank_queries"] else ""
+        print(f"{info['queries']} queries{blank} -> {args.output} ({args.output_format}, {args.hits} hits) "
+              f"in {time.time() - start:.1f}s", file=sys.stderr)
+    return 0

