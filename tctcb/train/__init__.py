@@ -1,0 +1,26 @@
+"""Training: the ColBERT teacher and tightly-coupled distillation of the TCT-ColBERT student.
+
+``python -m tctcb.train teacher|distill ...``; in Python ``run(TeacherConfig(...))`` / ``run(DistillConfig(...))``.
+Importing this package loads no model.
+"""
+from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig
+from tctcb.train._data import Example, TrainingData, TrainingDataError
+from tctcb.train._trainer import Trainer, TrainingError
+from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
+
+
+def run(cfg, log=None):
+    """Train as ``cfg`` says (see :mod:`tctcb.train._cli`)."""
+    from tctcb.train._cli import run as _run
+
+    return _run(cfg, log)
+
+
+def main(argv=None):
+    from tctcb.train._cli import main as _main
+
+    return _main(argv)
+
+
+__all__ = ["DistillConfig", "TeacherConfig", "TrainConfig", "Example", "TrainingData", "TrainingDataError", "Trainer",
+           "TrainingError", "DistillKLDivLoss", "InBatchCrossEntropyLoss", "run", "main"]

@@ -1,0 +1,131 @@
+"""``python -m tctcb.train teacher|distill ...``: build data, models, negatives, teacher scores; run the trainer."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, build_parser, config_from_args
+from tctcb.train._data import TrainingData, TrainingDataError, mine_bm25_negatives, resolve_topic_set
+from tctcb.train._trainer import Trainer, TrainingError, latest_checkpoint
+
+__all__ = ["main", "run"]
+
+
+def _check(cfg: TrainConfig) -> None:
+    bad = []
+    if cfg.batch_size < 1 or cfg.max_steps < 1:
+        bad.append("--batch-size and --max-steps must be >= 1")
+    if cfg.negatives != "in-batch" and cfg.num_negatives < 1:
+        bad.append(f"--negatives {cfg.negatives} needs --num-negatives >= 1")
+    if isinstance(cfg, DistillConfig):
+        if cfg.kd == "pairwise" and cfg.negatives == "in-batch":
+            bad.append("--kd pairwise scores each query's own positive and hard negatives: it needs --negatives bm25|dense")
+        if not 0.0 <= cfg.gamma <= 1.0:
+            bad.append(f"--gamma must be in [0, 1], got {cfg.gamma}")
+        if cfg.temperature <= 0:
+            bad.append(f"--temperature must be > 0, got {cfg.temperature}")
+        if cfg.kd == "none" and cfg.gamma != 1.0:
+            pass  # --kd none is CE only whatever gamma says
+        needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
+        if needs_teacher and not cfg.teacher:
+            bad.append("--teacher DIR is required (for soft labels or --init teacher)")
+    if bad:
+        raise TrainingError("; ".join(bad))
+
+
+def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
+    if cfg.negatives == "in-batch":
+        return
+    from tctcb.data import cache_dir
+
+    key = f"{data.name}-{cfg.negatives}-{cfg.negative_depth}"
+    if cfg.negatives == "bm25":
+        cache = cache_dir() / "train" / f"negatives-{key}.json"
+        ranked = mine_bm25_negatives(cfg.collection, {q: data.topics[q] for q in data.qids}, cfg.negative_depth, cache, log)
+    else:
+        from tctcb.models import default_backbone_dir
+        from tctcb.train._retrieval import mine_dense_negatives
+
+        bb = Path(cfg.backbone) if cfg.backbone else default_backbone_dir()
+        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}.json"
+        log(f"mining dense negatives with {bb} (sentence-transformers pooling), top {cfg.negative_depth}")
+        ranked = mine_dense_negatives(bb, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
+                                      cache, cfg.quiet)
+    counts = data.set_negatives(ranked)
+    log(f"hard negatives ({cfg.negatives}): {counts}")
+
+
+def run(cfg: TrainConfig, log=None) -> dict:
+    """Train as ``cfg`` says; returns the trainer's summary (final model directory, best dev score)."""
+    import torch
+
+    from tctcb.models import ColBERT, TctColBert
+    from tctcb.train._distributed import init_from_env, is_main
+    from tctcb.train._retrieval import DevSet, precompute_teacher_scores, read_scores
+    from tctcb.train._trainer import _pick_device
+
+    log = log or (lambda m: print(m, file=sys.stderr))
+    _check(cfg)
+    init_from_env(_pick_device(cfg.device))
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.output_dir)
+    topic_set = resolve_topic_set(cfg.collection, cfg.split)
+    data = TrainingData.from_registry(cfg.collection, topic_set, cfg.min_relevance, log=log)
+    log(f"{topic_set}: {len(data.qids)} training queries, {sum(map(len, data.positives.values()))} positive pairs, "
+        f"{len(data.corpus)} docs")
+    _mine(cfg, data, log)
+    dev = None
+    if cfg.dev_split and cfg.dev_split != "none":
+        from tctcb.data import cache_dir
+
+        dev_set = resolve_topic_set(cfg.collection, cfg.dev_split)
+        dev = DevSet(cfg.collection, dev_set, data.corpus, cfg.dev_queries, cfg.dev_depth,
+                     cache_dir() / "train" / f"dev-bm25-{dev_set}-{cfg.dev_queries}-{cfg.dev_depth}.json", cfg.quiet)
+    backbone = cfg.backbone or None
+    teacher = table = None
+    if isinstance(cfg, TeacherConfig):
+        from tctcb.models._colbert import ColBERTConfig
+
+        model = ColBERT.from_backbone(backbone, ColBERTConfig(dim=cfg.dim, query_maxlen=cfg.query_length,
+                                                              doc_maxlen=cfg.passage_length), seed=cfg.seed)
+        load = ColBERT.from_pretrained
+    else:
+        model = TctColBert.from_pretrained(cfg.teacher if cfg.init == "teacher" else backbone)
+        load = TctColBert.from_pretrained
+        if cfg.kd != "none":
+            if cfg.teacher_scores == "live":
+                teacher = ColBERT.from_pretrained(cfg.teacher)
+            else:
+                path = Path(cfg.teacher_scores_file) if cfg.teacher_scores_file else out / "teacher_scores.tsv"
+                if not path.is_file():
+                    if not is_main():
+                        raise TrainingError("precompute teacher scores in a single process first (--teacher-scores-file)")
+                    t = ColBERT.from_pretrained(cfg.teacher).to(_pick_device(cfg.device))
+                    tmp = Trainer(cfg, data, model)
+                    batches = [tmp.batch(s) for s in range(cfg.max_steps)]
+                    out.mkdir(parents=True, exist_ok=True)
+                    log(f"precomputing teacher scores for the {cfg.max_steps} planned batches -> {path}")
+                    precompute_teacher_scores(t, data, batches, path, cfg.quiet)
+                    del t, tmp
+                table = read_scores(path)
+    trainer = Trainer(cfg, data, model, teacher=teacher, table=table, dev=dev)
+    if cfg.resume:
+        ckpt = latest_checkpoint(out) if cfg.resume == "auto" else Path(cfg.resume)
+        if ckpt is None:
+            raise TrainingError(f"--resume auto: no checkpoint in {out / 'checkpoints'}")
+        trainer.resume_from(ckpt, load)
+        log(f"resumed from {ckpt} at step {trainer.step}")
+    summary = trainer.train()
+    log(f"done: {summary}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    try:
+        run(cfg)
+    except (TrainingError, TrainingDataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

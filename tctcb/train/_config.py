@@ -1,0 +1,127 @@
+"""Training settings as dataclasses; the command line is generated from their fields (help in metadata)."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+__all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "build_parser", "config_from_args", "settings_diff",
+           "IGNORED_ON_RESUME"]
+
+# settings that may differ between a run and its resumption (they don't change what is learned)
+IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries"})
+
+
+def _f(default, help, **extra):
+    meta = {"help": help, **extra}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Settings shared by teacher training and distillation."""
+    collection: str = _f(MISSING, "registered collection to train on (e.g. nfcorpus, scifact, adi)", required=True)
+    output_dir: str = _f(MISSING, "directory for checkpoints, the JSONL log and the final model", required=True,
+                         flag="--output")
+    split: str = _f("train", "training topic set: NAME-SPLIT if registered (nfcorpus-train), else SPLIT itself (adi)")
+    dev_split: str = _f("dev", "dev topic set for nDCG@10 during training and early stopping ('none' = no dev)")
+    backbone: str = _f("", "BERT-family backbone directory (default: offline all-MiniLM-L6-v2)")
+    batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive")
+    negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
+                        "or by the initial model's own dense retrieval; judged-relevant docs are never negatives",
+                        choices=["in-batch", "bm25", "dense"])
+    num_negatives: int = _f(1, "hard negatives per query when --negatives is bm25 or dense")
+    negative_depth: int = _f(100, "mine hard negatives from this many top-ranked documents")
+    min_relevance: int = _f(1, "qrels grade that makes a document a positive")
+    max_steps: int = _f(200, "optimizer steps")
+    lr: float = _f(2e-5, "peak learning rate (AdamW, linear warm-up then linear decay)")
+    warmup_ratio: float = _f(0.1, "fraction of steps for linear warm-up")
+    weight_decay: float = _f(0.01, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)")
+    passage_length: int = _f(180, "passage tokens seen in training (student and teacher)")
+    seed: int = _f(42, "seed for sampling, negatives, initialisation and dropout")
+    save_every: int = _f(100, "write a checkpoint every N steps (and at the end)")
+    eval_every: int = _f(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)")
+    dev_queries: int = _f(0, "evaluate on the first N dev queries only (0 = all)")
+    dev_depth: int = _f(100, "dev retrieval depth (teacher: reranks the BM25 top-N)")
+    patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)")
+    resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest one in --output")
+    device: str = _f("auto", "cpu, cuda, cuda:N or auto")
+    quiet: bool = _f(False, "no progress bar")
+
+
+@dataclass
+class TeacherConfig(TrainConfig):
+    """Train the ColBERT teacher: CE over positive + in-batch + hard negatives."""
+    command: str = "teacher"
+    dim: int = _f(128, "ColBERT token vector dimension")
+    query_length: int = _f(32, "ColBERT query tokens ([MASK]-padded)")
+
+
+@dataclass
+class DistillConfig(TrainConfig):
+    """Distil the TCT-ColBERT student with the ColBERT teacher producing soft labels."""
+    command: str = "distill"
+    teacher: str = _f("", "ColBERT teacher checkpoint (from 'teacher'); needed unless --kd none and --init backbone")
+    kd: str = _f("in-batch", "soft labels: in-batch = teacher scores every query x every batch passage (tight "
+                 "coupling); pairwise = only each query's own positive/negatives; none = hard labels only",
+                 choices=["in-batch", "pairwise", "none"])
+    teacher_scores: str = _f("live", "live = teacher runs inside each step (frozen, no grad); precomputed = "
+                             "scores computed once before training for each query's own passages (loose coupling)",
+                             choices=["live", "precomputed"])
+    teacher_scores_file: str = _f("", "precomputed scores (TSV qid docid score); default: computed into --output")
+    gamma: float = _f(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)")
+    temperature: float = _f(0.25, "teacher temperature: soft labels = softmax(teacher score / T)")
+    subsample: int = _f(0, "score only K random other in-batch passages per query (plus its own); 0 = all")
+    init: str = _f("backbone", "student starts from the backbone or from the teacher's BERT encoder",
+                   choices=["backbone", "teacher"])
+
+
+def _flag(f) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def _add_fields(parser: argparse.ArgumentParser, cls) -> None:
+    for f in fields(cls):
+        if f.name == "command":
+            continue
+        meta = f.metadata
+        kw = {"dest": f.name, "help": meta.get("help", "")}
+        if f.type in ("bool", bool):
+            parser.add_argument(_flag(f), action="store_true", **kw)
+            continue
+        typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        if meta.get("required"):
+            kw["required"] = True
+        else:
+            kw["default"] = f.default
+            kw["help"] += f" (default: {f.default!r})" if f.default != "" else ""
+        if "choices" in meta:
+            kw["choices"] = meta["choices"]
+        parser.add_argument(_flag(f), type=typ, **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tctcb.train",
+                                description="Train the ColBERT teacher, or distil the TCT-ColBERT student from it.")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_fields(sub.add_parser("teacher", help=TeacherConfig.__doc__, description=TeacherConfig.__doc__), TeacherConfig)
+    _add_fields(sub.add_parser("distill", help=DistillConfig.__doc__, description=DistillConfig.__doc__), DistillConfig)
+    return p
+
+
+def config_from_args(ns: argparse.Namespace) -> TrainConfig:
+    cls = TeacherConfig if ns.command == "teacher" else DistillConfig
+    return cls(**{f.name: getattr(ns, f.name) for f in fields(cls) if f.name != "command"})
+
+
+def settings_diff(saved: dict, current: dict) -> list[str]:
+    """Lines ``name: saved -> current`` for every setting that changes what is learned."""
+    keys = sorted((set(saved) | set(current)) - IGNORED_ON_RESUME)
+    return [f"  {k}: {saved.get(k, '<absent>')!r} (checkpoint) vs {current.get(k, '<absent>')!r} (now)"
+            for k in keys if saved.get(k, "<absent>") != current.get(k, "<absent>")]
+
+
+def as_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,195 @@
+"""Retrieval inside training: dev nDCG@10 (student: dense retrieval over the corpus; teacher: MaxSim
+reranking of BM25's top N), dense hard-negative mining, and the precomputed teacher scores file."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+__all__ = ["DevSet", "encode_corpus", "dense_rank", "mine_dense_negatives", "precompute_teacher_scores",
+           "read_scores", "write_scores"]
+
+
+def _progress(it, total, desc, quiet):
+    from tqdm.auto import tqdm
+
+    return tqdm(it, total=total, desc=desc, disable=quiet, leave=False)
+
+
+@torch.no_grad()
+def encode_corpus(encode, texts: list[str], batch_size: int = 32, quiet: bool = True, desc="encoding") -> torch.Tensor:
+    """``encode(list[str]) -> [n, d]`` over ``texts`` in batches sorted by length (fewer pad tokens)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[torch.Tensor | None] = [None] * len(texts)
+    starts = range(0, len(order), batch_size)
+    for s in _progress(starts, len(starts), desc, quiet):
+        idx = order[s:s + batch_size]
+        vecs = encode([texts[i] for i in idx]).float().cpu()
+        for i, v in zip(idx, vecs):
+            out[i] = v
+    return torch.stack(out) if out else torch.zeros(0)
+
+
+def dense_rank(qvecs: torch.Tensor, dvecs: torch.Tensor, qids: list[str], docids: list[str], k: int) -> dict:
+    scores = qvecs @ dvecs.T
+    top = scores.topk(min(k, len(docids)), dim=1)
+    return {q: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
+            for i, q in enumerate(qids)}
+
+
+class DevSet:
+    """Dev queries (optionally the first N) with qrels; ``evaluate_student`` / ``evaluate_teacher`` -> nDCG@10."""
+
+    def __init__(self, collection: str, topic_set: str, corpus: dict[str, str], limit: int = 0, depth: int = 100,
+                 cache: Path | None = None, quiet: bool = True):
+        from tctcb.data import get_qrels, get_topics
+
+        topics, qrels = get_topics(topic_set), get_qrels(topic_set)
+        qids = [q for q in topics if q in qrels]
+        if not qids:
+            from tctcb.train._data import TrainingDataError
+
+            raise TrainingDataError(f"dev topic set {topic_set!r} has no judged queries (empty split)")
+        self.qids = qids[:limit] if limit else qids
+        self.topics, self.qrels = topics, {q: qrels[q] for q in self.qids}
+        self.collection, self.name, self.corpus, self.depth = collection, topic_set, corpus, depth
+        self.cache, self.quiet = cache, quiet
+        self._bm25 = None
+
+    def _metric(self, run) -> float:
+        from tctcb.eval import evaluate
+
+        return evaluate(run, self.qrels, ["nDCG@10"])["nDCG@10"]
+
+    def evaluate_student(self, student, passage_length: int = 180, batch_size: int = 32) -> float:
+        was = student.training
+        student.eval()
+        try:
+            docids = list(self.corpus)
+            d = encode_corpus(lambda t: student.encode_passage(t, max_length=passage_length),
+                              [self.corpus[x] for x in docids], batch_size, self.quiet, "dev corpus")
+            q = encode_corpus(student.encode_query, [self.topics[x] for x in self.qids], batch_size, True)
+            return self._metric(dense_rank(q, d, self.qids, docids, self.depth))
+        finally:
+            student.train(was)
+
+    def bm25_candidates(self) -> dict[str, list[str]]:
+        if self._bm25 is None:
+            from tctcb.train._data import mine_bm25_negatives
+
+            self._bm25 = mine_bm25_negatives(self.collection, {q: self.topics[q] for q in self.qids}, self.depth,
+                                             self.cache)
+        return self._bm25
+
+    @torch.no_grad()
+    def evaluate_teacher(self, teacher, batch_size: int = 32) -> float:
+        """MaxSim reranking of BM25's top ``depth`` for each dev query (each candidate doc encoded once)."""
+        was = teacher.training
+        teacher.eval()
+        try:
+            cands = self.bm25_candidates()
+            pool = sorted({d for q in self.qids for d in cands.get(q, [])})
+            index = {d: i for i, d in enumerate(pool)}
+            vecs, masks = [None] * len(pool), [None] * len(pool)
+            order = sorted(range(len(pool)), key=lambda i: len(self.corpus[pool[i]]))
+            starts = range(0, len(order), batch_size)
+            for s in _progress(starts, len(starts), "dev rerank", self.quiet):
+                idx = order[s:s + batch_size]
+                dv, dm = teacher.encode_passage([self.corpus[pool[i]] for i in idx])
+                for r, i in enumerate(idx):
+                    n = int(dm[r].nonzero().max()) + 1 if bool(dm[r].any()) else 1
+                    vecs[i], masks[i] = dv[r, :n].cpu(), dm[r, :n].cpu()
+            run = {}
+            for q in self.qids:
+                docs = cands.get(q, [])
+                if not docs:
+                    continue
+                qv, qm = teacher.encode_query([self.topics[q]])
+                dv = torch.nn.utils.rnn.pad_sequence([vecs[index[d]] for d in docs], batch_first=True)
+                dm = torch.nn.utils.rnn.pad_sequence([masks[index[d]] for d in docs], batch_first=True)
+                from tctcb.models._colbert import maxsim_all
+
+                s = maxsim_all(qv.cpu().float(), qm.cpu(), dv.float(), dm)[0]
+                run[q] = dict(zip(docs, s.tolist()))
+            return self._metric(run)
+        finally:
+            teacher.train(was)
+
+
+def _st_encode(model, tokenizer, texts: list[str], max_length: int) -> torch.Tensor:
+    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(model.device)
+    h = model(**enc).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
+    return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)
+
+
+def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str], depth: int,
+                         cache: Path | None = None, quiet: bool = True, max_length: int = 256) -> dict[str, list[str]]:
+    """Top-``depth`` docs per query by the backbone in sentence-transformers form (mean pooling, cosine) --
+    the strongest zero-shot dense ranker available offline.  Cached as JSON."""
+    if cache is not None and cache.is_file():
+        return json.loads(cache.read_text())
+    from tctcb.models import load_backbone
+
+    model, tok = load_backbone(backbone or None)
+    model.eval()
+    docids = list(corpus)
+    d = encode_corpus(lambda t: _st_encode(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
+                      "mining corpus")
+    qids = list(topics)
+    q = encode_corpus(lambda t: _st_encode(model, tok, t, 64), [topics[x] for x in qids], 64, quiet, "mining queries")
+    run = dense_rank(q, d, qids, docids, depth)
+    ranked = {x: list(run[x]) for x in qids}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ranked))
+        tmp.replace(cache)
+    return ranked
+
+
+def write_scores(rows, path: Path) -> None:
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        for q, d, s in rows:
+            w.writerow([q, d, f"{s:.6f}"])
+    tmp.replace(path)
+
+
+def read_scores(path: Path) -> dict[tuple[str, str], float]:
+    table = {}
+    with open(path, newline="") as f:
+        for n, row in enumerate(csv.reader(f, delimiter="\t"), 1):
+            if len(row) != 3:
+                raise ValueError(f"{path}:{n}: expected 'qid<TAB>docid<TAB>score', got {row!r}")
+            try:
+                table[(row[0], row[1])] = float(row[2])
+            except ValueError as e:
+                raise ValueError(f"{path}:{n}: score {row[2]!r} is not a number") from e
+    if not table:
+        raise ValueError(f"{path} holds no teacher scores")
+    return table
+
+
+@torch.no_grad()
+def precompute_teacher_scores(teacher, data, batches, path: Path, quiet: bool = True) -> dict[tuple[str, str], float]:
+    """Loose coupling: before training, the teacher scores each query against its own passages (positive and
+    hard negatives) of every batch the run will see; written as TSV ``qid docid score``."""
+    from tctcb.models._colbert import maxsim_all
+
+    teacher.eval()
+    table: dict[tuple[str, str], float] = {}
+    for examples in _progress(batches, len(batches), "teacher scores", quiet):
+        for e in examples:
+            todo = [d for d in e.docids if (e.qid, d) not in table]
+            if not todo:
+                continue
+            qv, qm = teacher.encode_query([data.topics[e.qid]])
+            dv, dm = teacher.encode_passage([data.corpus[d] for d in todo])
+            for d, s in zip(todo, maxsim_all(qv, qm, dv, dm)[0].float().tolist()):
+                table[(e.qid, d)] = s
+    write_scores(((q, d, s) for (q, d), s in table.items()), path)
+    return table

@@ -1,0 +1,146 @@
+"""One training step's loss, for the teacher (ColBERT, CE) and for the student (TCT-ColBERT, CE + KD).
+
+The batch is global (the same on every process); each process encodes its slice, the slices are
+gathered (local part with gradient) and every process computes the loss over the whole batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from tctcb.models._colbert import maxsim, maxsim_all
+from tctcb.train._data import Example, TrainingData, _rng
+from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
+from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
+
+__all__ = ["StepOutput", "local_slice", "teacher_step_loss", "student_step_loss", "kd_candidates", "teacher_scores"]
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor
+    scores: torch.Tensor               # [B, P] global scores of the model being trained
+    stats: dict
+
+
+def local_slice(examples: list[Example]) -> list[Example]:
+    rank, world = rank_and_world()
+    if len(examples) % world:
+        raise ValueError(f"global batch of {len(examples)} queries does not split over {world} processes")
+    n = len(examples) // world
+    return examples[rank * n:(rank + 1) * n]
+
+
+def _texts(data: TrainingData, examples: list[Example]) -> tuple[list[str], list[str]]:
+    return [data.topics[e.qid] for e in examples], [data.corpus[d] for e in examples for d in e.docids]
+
+
+def _labels(examples: list[Example], device) -> torch.Tensor:
+    width = 1 + len(examples[0].negatives)
+    return torch.arange(len(examples), device=device) * width
+
+
+def teacher_step_loss(model, data: TrainingData, examples: list[Example], ce: InBatchCrossEntropyLoss) -> StepOutput:
+    """ColBERT: CE of each query's positive against every passage of the global batch."""
+    qs, ps = _texts(data, local_slice(examples))
+    qv, qm = model.encode_query(qs)
+    dv, dm = model.encode_passage(ps)
+    qv, qm = gather_with_grad(qv), gather_with_grad(qm)
+    dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
+    scores = maxsim_all(qv, qm, dv, dm).float()
+    exclude = data.exclude_mask(examples).to(scores.device)
+    loss = ce(scores, _labels(examples, scores.device), exclude)
+    return StepOutput(loss, scores, {"ce": float(loss.detach())})
+
+
+def kd_candidates(kd: str, examples: list[Example], subsample: int, seed: int, step: int) -> torch.Tensor:
+    """[B, P] bool: which (query, passage) pairs the teacher scores and the KL covers."""
+    width = 1 + len(examples[0].negatives)
+    b, p = len(examples), len(examples) * width
+    own = torch.zeros(b, p, dtype=torch.bool)
+    for i in range(b):
+        own[i, i * width:(i + 1) * width] = True
+    if kd == "pairwise":
+        return own
+    if kd != "in-batch":
+        raise ValueError(f"unknown kd {kd!r}")
+    if not subsample or subsample >= p - width:
+        return torch.ones(b, p, dtype=torch.bool)
+    mask = own.clone()
+    for i in range(b):
+        others = [j for j in range(p) if not own[i, j]]
+        mask[i, _rng(seed, "subsample", step, i).sample(others, subsample)] = True
+    return mask
+
+
+def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor,
+                   chunk: int = 256) -> torch.Tensor:
+    """Live teacher: the frozen ColBERT scores the candidate pairs of the global batch (no grad).
+    Each process encodes its slice; token vectors are gathered; [B, P] float, 0 where not a candidate."""
+    qs, ps = _texts(data, local_slice(examples))
+    with torch.no_grad():
+        qv, qm = teacher.encode_query(qs)
+        dv, dm = teacher.encode_passage(ps)
+        qv, qm = gather_with_grad(qv), gather_with_grad(qm)
+        dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
+        cand = candidates.to(qv.device)
+        if bool(cand.all()):
+            return maxsim_all(qv, qm, dv, dm).float()
+        out = torch.zeros(cand.shape, dtype=torch.float32, device=qv.device)
+        pairs = cand.nonzero()
+        for s in range(0, len(pairs), chunk):
+            i, j = pairs[s:s + chunk, 0], pairs[s:s + chunk, 1]
+            out[i, j] = maxsim(qv[i], qm[i], dv[j], dm[j]).float()
+        return out
+
+
+def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Example],
+                       candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loose coupling: look the pairs up in scores computed before training; pairs not in the file drop out."""
+    docids = [d for e in examples for d in e.docids]
+    out = torch.zeros(candidates.shape, dtype=torch.float32)
+    have = torch.zeros_like(candidates)
+    for i, e in enumerate(examples):
+        for j, d in enumerate(docids):
+            if candidates[i, j]:
+                s = table.get((e.qid, d))
+                if s is not None:
+                    out[i, j], have[i, j] = s, True
+    return out, have
+
+
+def student_step_loss(student, data: TrainingData, examples: list[Example], *, kd: str, gamma: float,
+                      ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None, teacher=None, table=None,
+                      subsample: int = 0, seed: int = 0, step: int = 0, passage_length: int = 180) -> StepOutput:
+    """gamma * CE(hard labels over the global batch) + (1 - gamma) * KL(teacher || student) over the KD candidates."""
+    qs, ps = _texts(data, local_slice(examples))
+    q = gather_with_grad(student.encode_query(qs))
+    p = gather_with_grad(student.encode_passage(ps, max_length=passage_length))
+    scores = (q @ p.T).float()
+    exclude = data.exclude_mask(examples).to(scores.device)
+    ce_loss = ce(scores, _labels(examples, scores.device), exclude)
+    stats = {"ce": float(ce_loss.detach())}
+    if kd == "none":
+        return StepOutput(ce_loss, scores, stats)
+    cand = kd_candidates(kd, examples, subsample, seed, step)
+    if table is not None:
+        t, have = precomputed_scores(table, examples, cand)
+        cand = cand & have
+    else:
+        t = teacher_scores(teacher, data, examples, cand)
+    t, cand = t.to(scores.device), cand.to(scores.device)
+    kl_loss = kl(scores, t, cand)
+    stats["kl"] = float(kl_loss.detach())
+    stats["agreement"] = agreement(scores.detach(), t, cand)
+    return StepOutput(gamma * ce_loss + (1 - gamma) * kl_loss, scores, stats)
+
+
+def agreement(student: torch.Tensor, teacher: torch.Tensor, candidates: torch.Tensor) -> float | None:
+    """Share of queries (with >= 2 candidates) whose top candidate is the same for teacher and student."""
+    rows = candidates.sum(1) >= 2
+    if not bool(rows.any()):
+        return None
+    s = student[rows].masked_fill(~candidates[rows], float("-inf")).argmax(1)
+    t = teacher[rows].masked_fill(~candidates[rows], float("-inf")).argmax(1)
+    return float((s == t).float().mean())
