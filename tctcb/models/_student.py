@@ -69,6 +69,16 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor | None, skip: int = SKIP_
     return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
 
 
+def _write_vocab_txt(tokenizer, directory: Path) -> None:
+    """``vocab.txt`` beside ``tokenizer.json`` (transformers 5 writes only the latter), so that older
+    transformers and Pyserini versions load the checkpoint too."""
+    vocab = tokenizer.get_vocab()
+    by_id = sorted(vocab.items(), key=lambda kv: kv[1])
+    if [i for _, i in by_id] != list(range(len(by_id))):
+        return  # not a plain contiguous WordPiece vocabulary; tokenizer.json alone describes it
+    (directory / "vocab.txt").write_text("".join(tok + "\n" for tok, _ in by_id), encoding="utf-8")
+
+
 class TctColBert(nn.Module):
     """TCT-ColBERT bi-encoder (student). ``bert`` is a ``transformers.BertModel``; ``tokenizer`` its tokenizer."""
 
@@ -93,6 +103,7 @@ class TctColBert(nn.Module):
         try:
             self.bert.save_pretrained(str(tmp))
             self.tokenizer.save_pretrained(str(tmp))
+            _write_vocab_txt(self.tokenizer, tmp)
             old = None
             if target.exists():
                 old = target.parent / f".{target.name}.old-{os.getpid()}"
