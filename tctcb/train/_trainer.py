@@ -181,7 +181,7 @@ class Trainer:
             if not torch.isfinite(loss.detach()):
                 self.log({"event": "nan", "step": self.step, "qids": [e.qid for e in examples]})
                 raise TrainingError(
-                    f"loss is {float(loss)} at step {self.step + 1} (batch {self.step}, queries "
+                    f"loss is {float(loss.detach())} at step {self.step + 1} (batch {self.step}, queries "
                     f"{[e.qid for e in examples][:8]}{' ...' if len(examples) > 8 else ''}); stopped; last good "
                     f"checkpoint: {self.last_good or 'none written yet'}")
             self.opt.zero_grad(set_to_none=True)

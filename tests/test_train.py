@@ -1,0 +1,216 @@
+"""Trainer units: losses, settings, training data checks, batches, KD candidates, and the loop on tiny
+randomly-initialised BERTs (loss goes down, resume = uninterrupted run, refused resume, NaN stop)."""
+import json
+import math
+
+import pytest
+import torch
+
+from tctcb.models import ColBERT, TctColBert
+from tctcb.models._colbert import ColBERTConfig
+from tctcb.train import DistillConfig, TeacherConfig, Trainer, TrainingData, TrainingDataError, TrainingError
+from tctcb.train._config import build_parser, config_from_args, settings_diff
+from tctcb.train._steps import kd_candidates, precomputed_scores
+from tctcb.train._tiny import make_tiny_bert
+from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
+
+# ---------------------------------------------------------------- losses
+
+
+def test_ce_hand_computed_and_exclusion():
+    ce = InBatchCrossEntropyLoss()
+    s = torch.tensor([[3.0, 1.0, 3.0]])
+    # all three columns: -log(e^3 / (2 e^3 + e)) ; column 2 excluded: -log(e^3 / (e^3 + e)) = log(1 + e^-2)
+    assert ce(s, torch.tensor([0])).item() == pytest.approx(-math.log(math.exp(3) / (2 * math.exp(3) + math.e)), abs=1e-5)
+    ex = torch.tensor([[False, False, True]])
+    assert ce(s, torch.tensor([0]), ex).item() == pytest.approx(math.log(1 + math.exp(-2)), abs=1e-5)
+    with pytest.raises(ValueError, match="own positive is excluded"):
+        ce(s, torch.tensor([2]), ex)
+    assert ce.get_config_dict()["paper"] == "arXiv:2010.11386"
+
+
+def test_kl_hand_computed():
+    kl = DistillKLDivLoss(temperature=0.5)
+    s, t = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]])
+    pt = torch.softmax(torch.tensor([2.0, 0.0]), 0)  # teacher / 0.5
+    expected = float((pt * (pt.log() - math.log(0.5))).sum())
+    assert kl(s, t).item() == pytest.approx(expected, abs=1e-6)
+    # a non-candidate column changes nothing
+    s3, t3 = torch.tensor([[0.0, 0.0, 9.0]]), torch.tensor([[1.0, 0.0, -9.0]])
+    assert kl(s3, t3, torch.tensor([[True, True, False]])).item() == pytest.approx(expected, abs=1e-6)
+    # tau^2 scaling only when the student is softened too
+    both = DistillKLDivLoss(temperature=0.5, student_temperature=0.5)
+    assert both.get_config_dict()["scale"] == 0.25 and kl.get_config_dict()["scale"] == 1.0
+    assert DistillKLDivLoss(1.0)(t, t).item() == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="temperatures"):
+        DistillKLDivLoss(0)
+
+# ---------------------------------------------------------------- settings
+
+
+def test_parser_and_settings_diff():
+    args = build_parser().parse_args(["distill", "--collection", "adi", "--output", "x", "--kd", "pairwise",
+                                      "--gamma", "0.3", "--quiet"])
+    cfg = config_from_args(args)
+    assert isinstance(cfg, DistillConfig) and cfg.kd == "pairwise" and cfg.gamma == 0.3 and cfg.quiet
+    other = DistillConfig(collection="adi", output_dir="y", kd="pairwise", gamma=0.5, quiet=False)
+    from dataclasses import asdict
+
+    diff = settings_diff(asdict(cfg), asdict(other))
+    assert diff == ["  gamma: 0.3 (checkpoint) vs 0.5 (now)"]  # output dir and --quiet don't count
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["distill", "--collection", "adi", "--output", "x", "--kd", "tight"])
+
+# ---------------------------------------------------------------- data
+
+CORPUS = {f"d{i}": f"document number {i} about {'cats' if i % 2 else 'dogs'} and more" for i in range(12)}
+TOPICS = {f"q{i}": f"query {i} {'cats' if i % 2 else 'dogs'}" for i in range(8)}
+QRELS = {f"q{i}": {f"d{i}": 1, f"d{(i + 2) % 12}": 1, f"d{(i + 5) % 12}": 0} for i in range(8)}
+
+
+def _data(**kw):
+    return TrainingData(CORPUS, TOPICS, QRELS, log=lambda m: None, **kw)
+
+
+def test_missing_ids_counted_and_skipped():
+    msgs = []
+    qrels = {**QRELS, "q-unknown": {"d1": 1}, "q0": {"d0": 1, "d-missing": 1}}
+    data = TrainingData(CORPUS, TOPICS, qrels, log=msgs.append)
+    assert data.skipped == {"pairs": 17, "missing_query": 1, "missing_doc": 1}
+    assert "skipped 1 of 17" in msgs[0] and "1 whose doc id is not in the corpus" in msgs[0]
+    assert data.positives["q0"] == ["d0"] and "q-unknown" not in data.positives
+
+
+def test_empty_split_is_an_error():
+    with pytest.raises(TrainingDataError, match="empty split"):
+        TrainingData(CORPUS, TOPICS, {}, log=lambda m: None)
+    with pytest.raises(TrainingDataError, match="no usable training pairs"):
+        TrainingData(CORPUS, TOPICS, {"zz": {"d1": 1}}, log=lambda m: None)
+    with pytest.raises(TrainingDataError, match="batch size 9 is larger"):
+        _data().batch(0, 9, seed=1)
+
+
+def test_batches_deterministic_and_negatives_never_judged():
+    data = _data()
+    data.set_negatives({q: sorted(CORPUS) for q in TOPICS})  # every doc "ranked", judged ones must be dropped
+    for q in data.qids:
+        assert not set(data.negatives[q]) & data.judged[q]
+    a = [data.batch(s, 4, seed=7, num_negatives=2) for s in range(5)]
+    b = [data.batch(s, 4, seed=7, num_negatives=2) for s in range(5)]
+    assert a == b and a[0] != data.batch(0, 4, seed=8, num_negatives=2)
+    assert len({e.qid for e in a[0]}) == 4 and all(len(e.negatives) == 2 for e in a[0])
+    # the two batches of one epoch cover all 8 queries once
+    assert sorted(e.qid for s in (0, 1) for e in a[s]) == sorted(TOPICS)
+    ex = data.exclude_mask(a[0])
+    docids = [d for e in a[0] for d in e.docids]
+    for i, e in enumerate(a[0]):
+        assert not ex[i, i * 3]
+        for j, d in enumerate(docids):
+            assert bool(ex[i, j]) == (j != i * 3 and d in data.judged[e.qid])
+
+
+def test_kd_candidates_and_precomputed_lookup():
+    data = _data()
+    ex = data.batch(0, 4, seed=1, num_negatives=1)
+    full = kd_candidates("in-batch", ex, 0, 1, 0)
+    pair = kd_candidates("pairwise", ex, 0, 1, 0)
+    sub = kd_candidates("in-batch", ex, 3, 1, 0)
+    assert full.all() and pair.sum().item() == 8 and sub.sum(1).tolist() == [5] * 4 and (sub >= pair).all()
+    table = {(ex[0].qid, ex[0].positive): 2.5}
+    t, have = precomputed_scores(table, ex, full)
+    assert have.sum().item() == 1 and t[0, 0].item() == 2.5
+
+# ---------------------------------------------------------------- loop on tiny models
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny"), hidden=32, layers=1)
+
+
+def _cfg(cls, tmp_path, **kw):
+    base = dict(collection="synthetic", output_dir=str(tmp_path / "run"), batch_size=4, max_steps=4, lr=1e-3,
+                warmup_ratio=0.0, save_every=2, seed=3, quiet=True, passage_length=16, dev_split="none")
+    base.update(kw)
+    return cls(**base)
+
+
+def _flat(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def test_teacher_loss_decreases(tiny_dir, tmp_path):
+    data = _data()
+    cfg = _cfg(TeacherConfig, tmp_path, max_steps=12, lr=3e-3)
+    tr = Trainer(cfg, data, ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0))
+    tr.model.eval()  # no dropout: the same batch must score better after training on it
+    fixed = data.batch(0, 4, cfg.seed)
+    before = float(tr.loss_for(fixed, 0).loss.detach())
+    tr.train()
+    after = float(tr.loss_for(fixed, 0).loss.detach())
+    assert after < before
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == list(range(1, 13))
+    assert ColBERT.from_pretrained(tmp_path / "run" / "model").config.dim == 8
+
+
+def test_resume_matches_uninterrupted_and_refuses_other_settings(tiny_dir, tmp_path, monkeypatch):
+    data = _data()
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
+    straight = Trainer(_cfg(DistillConfig, tmp_path / "a", teacher="t"), data, TctColBert.from_pretrained(tiny_dir),
+                       teacher=teacher)
+    straight.train()
+    half = Trainer(_cfg(DistillConfig, tmp_path / "b", teacher="t"), data, TctColBert.from_pretrained(tiny_dir),
+                   teacher=teacher)
+    real = half.loss_for
+
+    def killed(examples, step):  # the run dies in step 3, after the checkpoint of step 2
+        if step == 2:
+            raise KeyboardInterrupt
+        return real(examples, step)
+
+    monkeypatch.setattr(half, "loss_for", killed)
+    with pytest.raises(KeyboardInterrupt):
+        half.train()
+    resumed = Trainer(_cfg(DistillConfig, tmp_path / "b", teacher="t"), data, TctColBert.from_pretrained(tiny_dir),
+                      teacher=teacher)
+    resumed.resume_from(tmp_path / "b" / "run" / "checkpoints" / "step-0000002", TctColBert.from_pretrained)
+    assert resumed.step == 2
+    resumed.train()
+    assert torch.allclose(_flat(straight.model), _flat(resumed.model), atol=1e-6)
+    other = Trainer(_cfg(DistillConfig, tmp_path / "b", teacher="t", gamma=0.9), data,
+                    TctColBert.from_pretrained(tiny_dir), teacher=teacher)
+    with pytest.raises(TrainingError, match=r"different settings(.|\n)*gamma: 0.5 \(checkpoint\) vs 0.9 \(now\)"):
+        other.resume_from(tmp_path / "b" / "run" / "checkpoints" / "step-0000004", TctColBert.from_pretrained)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_dir, tmp_path, monkeypatch):
+    data = _data()
+    tr = Trainer(_cfg(DistillConfig, tmp_path, kd="none", max_steps=6), data, TctColBert.from_pretrained(tiny_dir))
+    real = tr.loss_for
+
+    def poisoned(examples, step):
+        out = real(examples, step)
+        if step == 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(tr, "loss_for", poisoned)
+    with pytest.raises(TrainingError, match=r"loss is nan at step 4 \(batch 3, queries \['q.*checkpoints/step-0000002"):
+        tr.train()
+    cks = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert cks == ["step-0000002"]
+    TctColBert.from_pretrained(tmp_path / "run" / "checkpoints" / "step-0000002" / "model")
+
+
+def test_kd_in_batch_agreement_logged(tiny_dir, tmp_path):
+    data = _data()
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
+    tr = Trainer(_cfg(DistillConfig, tmp_path, teacher="t", max_steps=2, subsample=2), data,
+                 TctColBert.from_pretrained(tiny_dir), teacher=teacher)
+    tr.train()
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in recs if "loss" in r]
+    assert all({"ce", "kl", "agreement", "lr"} <= set(r) for r in steps)
+    assert all(0.0 <= r["agreement"] <= 1.0 for r in steps)
+    assert steps[0]["loss"] == pytest.approx(0.5 * steps[0]["ce"] + 0.5 * steps[0]["kl"], rel=1e-5)
