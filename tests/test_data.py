@@ -279,6 +279,9 @@ def test_trec_sgml_topics(tmp_path):
     p = tmp_path / "topics.txt"
     p.write_text("<top>\n<num> Number: 301\n<title> International Organized Crime\n\n<desc> Description:\nx\n</top>\n")
     assert read_topics(p) == {"301": "International Organized Crime"}
+    p.write_text("<top><num>42</num><title>closed tags</title><desc>d</desc></top>\n<top>\n<num> 43\n"
+                 "<title> two\nlines\n</top>\n")
+    assert read_topics(p) == {"42": "closed tags", "43": "two lines"}
 
 
 def test_unknown_names_list_known_ones():

@@ -35,8 +35,8 @@ def _read_tsv_topics(src: Source) -> dict[str, str]:
 
 _CACM_DOC = re.compile(r"<DOC>\s*<DOCNO>\s*(.*?)\s*</DOCNO>(.*?)</DOC>", re.S | re.I)
 _TREC_TOP = re.compile(r"<top>(.*?)</top>", re.S | re.I)
-_NUM = re.compile(r"<num>\s*(?:Number:)?\s*(\S+)", re.I)
-_TITLE = re.compile(r"<title>\s*(?:Topic:)?(.*?)(?=<\w+>|</top>|$)", re.S | re.I)
+_NUM = re.compile(r"<num>\s*(?:Number:)?\s*([^\s<]+)", re.I)
+_TITLE = re.compile(r"<title>\s*(?:Topic:)?(.*?)(?=</?\w+>|$)", re.S | re.I)
 
 
 def _read_sgml_topics(text: str, name: str) -> dict[str, str]:
