@@ -1,16 +1,19 @@
 """tctcb.data: counts from each ../shared/data/*/SOURCE.md, known records at fixed positions, format
 quirks (CRLF, Cranfield renumbering and codes, SciFact's printed abstracts, the DL19 pool) and errors."""
 import collections
+import io
 import json
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 import pytest
 
 from tctcb.data import (
     DataError,
     Document,
+    Query,
     cranfield_gain,
     get_collection,
     get_qrels,
@@ -19,7 +22,9 @@ from tctcb.data import (
     list_collections,
     list_topic_sets,
     parse_sentence_list,
+    read_beir_corpus,
     read_beir_qrels,
+    read_beir_queries,
     read_jsonl_corpus,
     read_qrels,
     read_smart_docs,
@@ -299,6 +304,29 @@ def test_missing_file_names_file_and_variable(tmp_path):
         list(get_collection("adi", data_dir=tmp_path).docs())
     with pytest.raises(DataError, match=r"topics\.cacm\.txt.*TCTCB_DATA"):
         get_topics("cacm", data_dir=tmp_path)
+
+
+def test_beir_inside_zip_and_truncated_archive(tmp_path):
+    z = tmp_path / "mini.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("mini/corpus.jsonl", '{"_id": "d1", "title": "T", "text": "body"}\n{"_id": "d2", "text": "x"}\n')
+        f.writestr("mini/queries.jsonl", '{"_id": "q1", "text": "what"}\n')
+        f.writestr("mini/qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t2\r\n")
+    assert [d.contents for d in read_beir_corpus((z, "mini/corpus.jsonl"))] == ["T body", "x"]
+    assert list(read_beir_queries((z, "mini/queries.jsonl"))) == [Query("q1", "what")]
+    assert read_beir_qrels((z, "mini/qrels/test.tsv")) == {"q1": {"d1": 2}}
+    with pytest.raises(DataError, match="has no member"):
+        read_beir_qrels((z, "mini/qrels/dev.tsv"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        payload = b".I 1\n.W\n" + bytes(range(256)) * 4000  # incompressible, so half the file cuts it short
+        info = tarfile.TarInfo("ADI.ALL")
+        info.size = len(payload)
+        t.addfile(info, io.BytesIO(payload))
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(DataError, match="broken.tar.gz"):
+        list(read_smart_docs((broken, "ADI.ALL")))
 
 
 def test_missing_archive_member(tmp_path):

@@ -9,6 +9,7 @@ import io
 import os
 import tarfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Union
@@ -16,6 +17,9 @@ from typing import IO, Iterator, Union
 from ._paths import DataError, require_file
 
 Source = Union[str, os.PathLike, tuple]
+
+#: what a truncated or corrupt archive raises while it is read
+READ_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError)
 
 
 def source_name(src: Source) -> str:
@@ -52,8 +56,8 @@ def open_binary(src: Source) -> Iterator[IO[bytes]]:
                 raise DataError(f"{archive} has no member {member!r}")
             with f:
                 yield f
-    except tarfile.TarError as e:
-        raise DataError(f"{archive}: not a readable zip or tar archive ({e})") from None
+    except (EOFError, zlib.error, tarfile.TarError) as e:
+        raise DataError(f"{archive}: not a readable zip or tar archive, or truncated ({e})") from None
 
 
 @contextmanager
@@ -69,6 +73,8 @@ def read_text(src: Source, encoding: str = "utf-8") -> str:
             return f.read()
         except UnicodeDecodeError as e:
             raise DataError(f"{source_name(src)}: not {encoding} text ({e})") from None
+        except READ_ERRORS as e:
+            raise DataError(f"{source_name(src)}: truncated or corrupt ({e})") from None
 
 
 def iter_lines(src: Source, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
@@ -80,3 +86,5 @@ def iter_lines(src: Source, encoding: str = "utf-8") -> Iterator[tuple[int, str]
                 yield n, line.rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise DataError(f"{source_name(src)}, line {n + 1}: not {encoding} text ({e})") from None
+        except READ_ERRORS as e:
+            raise DataError(f"{source_name(src)}, after line {n}: truncated or corrupt ({e})") from None

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
+from ._archive import READ_ERRORS
 from ._paths import DataError, require_file
 from ._records import Document
 
@@ -55,7 +56,7 @@ def read_cacm_docs(archive: str | os.PathLike) -> Iterator[Document]:
                 lines = [ln for ln in lines if ln]
                 title = lines[0] if lines else ""
                 yield Document(Path(m.name).stem, title, " ".join(lines[1:]))
-    except tarfile.TarError as e:
+    except READ_ERRORS as e:
         raise DataError(f"{archive}: unreadable tar archive ({e})") from None
 
 
