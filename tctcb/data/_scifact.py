@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import io
 import re
 from typing import Iterator
 
