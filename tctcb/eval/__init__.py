@@ -1,5 +1,6 @@
 """Run files (TREC, MS MARCO) and metrics in process with ir_measures."""
 from tctcb.eval._metrics import DEFAULT_METRICS, evaluate, parse_metric
+from tctcb.eval._qrels import load_qrels
 from tctcb.eval._runs import RunFormatError, read_run, sniff_run_format, write_run
 
-__all__ = ["DEFAULT_METRICS", "RunFormatError", "evaluate", "parse_metric", "read_run", "sniff_run_format", "write_run"]
+__all__ = ["DEFAULT_METRICS", "RunFormatError", "evaluate", "load_qrels", "parse_metric", "read_run", "sniff_run_format", "write_run"]

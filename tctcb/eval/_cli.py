@@ -2,24 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tctcb.eval._metrics import DEFAULT_METRICS, evaluate
+from tctcb.eval._qrels import load_qrels
 from tctcb.eval._runs import RunFormatError, read_run
 
-__all__ = ["main", "load_qrels"]
-
-
-def load_qrels(spec: str) -> dict[str, dict[str, int]]:
-    """Qrels from a file path (TREC qrels) or a registered name (``tctcb.data.get_qrels``)."""
-    from tctcb import data
-
-    if os.path.isfile(spec):
-        return data.read_trec_qrels(spec)
-    if os.sep in spec or spec.endswith(".txt"):
-        raise FileNotFoundError(f"qrels file {spec} not found")
-    return data.get_qrels(spec)
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -59,12 +59,14 @@ def count_lucene_docs(index_dir: str | os.PathLike) -> int:
 
 
 def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, collection_class: str = "JsonCollection",
-                 threads: int = 2, expected_count: int | None = None, extra: Mapping[str, object] | None = None) -> int:
+                 threads: int = 2, expected_count: int | None = None, extra: Mapping[str, object] | None = None,
+                 quiet: bool = True, before_rename=None) -> int:
     """Index ``input_dir`` with Anserini into ``index_dir`` (built in a temporary folder, then renamed).
 
     Options are those of ``python -m pyserini.index.lucene --generator DefaultLuceneDocumentGenerator
     --storePositions --storeDocvectors --storeRaw``. Returns the document count; raises
     :class:`IndexingError` (and leaves nothing at ``index_dir``) when it differs from ``expected_count``.
+    ``before_rename(tmp_dir, count)`` may add files (metadata) to the checked index before it moves.
     """
     from tctcb import java
 
@@ -88,6 +90,7 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
     args.storePositions = True
     args.storeDocvectors = True
     args.storeRaw = True
+    args.quiet = bool(quiet)  # Anserini logs to stdout otherwise
     for key, value in (extra or {}).items():
         setattr(args, key, value)
     try:
@@ -101,6 +104,8 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
                 f"indexed {count} documents from {input_dir} but the collection has {expected_count}: "
                 "refusing a partial index (a malformed input file?)"
             )
+        if before_rename is not None:
+            before_rename(tmp, count)
         if index_dir.exists():
             shutil.rmtree(index_dir)
         os.replace(tmp, index_dir)
@@ -109,11 +114,14 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
     return count
 
 
-def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 2, force: bool = False) -> Path:
+def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 2, force: bool = False,
+                       quiet: bool = True) -> Path:
     """BM25 (Lucene) index of a registered collection, in the cache; reused when already built.
 
     JSONL collections: Anserini ``JsonCollection`` over ``collection.jsonl_dir()`` (contents = Pyserini
     BEIR "flat" text); CACM: ``HtmlCollection`` over ``collection.html_dir()`` (Anserini's regression).
+    The index folder appears only after its document count was checked (documents with empty contents,
+    which Anserini skips, excepted), with a ``meta.json``; an existing one is reused unless ``force``.
     """
     from tctcb.data import get_collection
 
@@ -123,26 +131,32 @@ def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 
     name = collection.name
     final = lucene_index_dir(name, kind)
     meta_path = final / "meta.json"
-    expected = len(collection)
     if not force and meta_path.is_file():
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             meta = {}
-        if meta.get("count") == expected:
+        if meta.get("collection") == name and meta.get("kind") == kind and isinstance(meta.get("count"), int):
             return final
     if name in _HTML_COLLECTIONS:
         source, collection_class = collection.html_dir(), "HtmlCollection"
     else:
         source, collection_class = collection.jsonl_dir(), "JsonCollection"
+    # Anserini skips documents with empty contents (Cranfield has two): they are expected to be missing.
+    if hasattr(collection, "indexable_count"):
+        expected = int(collection.indexable_count())
+    else:
+        expected = sum(1 for d in collection.docs() if d.contents.strip())
     start = time.time()
-    count = index_lucene(source, final, collection_class, threads=threads, expected_count=expected)
-    meta = {"collection": name, "kind": kind, "count": count, "anserini_collection": collection_class,
-            "generator": _GENERATOR, "options": ["-storePositions", "-storeDocvectors", "-storeRaw"],
-            "seconds": round(time.time() - start, 1)}
-    tmp_meta = final / ".meta.json.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_meta, meta_path)
+    meta = {"collection": name, "kind": kind, "documents": len(collection), "anserini_collection": collection_class,
+            "generator": _GENERATOR, "options": ["-storePositions", "-storeDocvectors", "-storeRaw"]}
+
+    def write_meta(tmp_index: Path, count: int) -> None:
+        meta.update(count=count, empty_skipped=len(collection) - count, seconds=round(time.time() - start, 1))
+        (tmp_index / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    index_lucene(source, final, collection_class, threads=threads, expected_count=expected, quiet=quiet,
+                 before_rename=write_meta)
     return final
 
 
@@ -187,11 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collection", required=True, help="registered collection (adi, cacm, cranfield, nfcorpus, ...)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--force", action="store_true", help="rebuild even when a complete index exists")
+    p.add_argument("--verbose", action="store_true", help="show Anserini's indexing log")
     args = p.parse_args(argv)
     from tctcb.data import DataError
 
     try:
-        path = build_lucene_index(args.collection, threads=args.threads, force=args.force)
+        path = build_lucene_index(args.collection, threads=args.threads, force=args.force,
+                                  quiet=not args.verbose)
     except (DataError, IndexingError, ValueError, OSError) as e:
         return _error(str(e))
     print(path)

@@ -1,0 +1,86 @@
+"""``docs/regressions/NAME.md``, generated from the regression YAML (never edited by hand)."""
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from tctcb.reproduce._schema import Condition, Regression, list_regressions, load_regression, regressions_dir
+
+__all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs"]
+
+
+def docs_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "docs" / "regressions"
+
+
+def _quote(token: str) -> str:
+    return token if token.startswith(("$", "~")) else shlex.quote(token)
+
+
+def _display_commands(reg: Regression, cond: Condition) -> list[str]:
+    values = {**cond.vars, "run": f"runs/{reg.name}.{cond.name}.txt", "workdir": f"work/{reg.name}/{cond.name}",
+              "cache": "~/.cache/tctcb", "data": "$TCTCB_DATA", "topics": cond.topics or "", "qrels": cond.qrels,
+              "regression": reg.name, "condition": cond.name}
+    lines = [" ".join(_quote(p.format_map(values)) for p in parts) for parts in cond.commands]
+    metrics = " ".join(f"-m {shlex.quote(e.metric)}" for e in cond.scores)
+    rel = f" --rel-level {cond.rel_level}" if cond.rel_level is not None else ""
+    lines.append(f"python -m tctcb.eval --qrels {shlex.quote(cond.qrels.format_map(values))} "
+                 f"--run {values['run']} {metrics}{rel}")
+    return lines
+
+
+def render_doc(reg: Regression) -> str:
+    out = [f"# {reg.name}: {reg.title}", "",
+           f"<!-- Generated from resources/regressions/{reg.name}.yaml by "
+           "`python -m tctcb.reproduce --write-docs`; edit the YAML, not this file. -->", ""]
+    if reg.description:
+        out += [reg.description, ""]
+    if reg.source:
+        out += [f"Source of the expected scores: {reg.source}", ""]
+    out += [f"Run all conditions and compare with the expected scores: `python -m tctcb.reproduce {reg.name}`",
+            "(prints `condition metric expected measured OK|FAIL`; a score off by more than its tolerance in "
+            "either direction fails).", "", "## Expected scores", "",
+            "| condition | metric | expected | tolerance |", "|---|---|---:|---:|"]
+    for cond in reg.conditions:
+        for e in cond.scores:
+            out.append(f"| {cond.name} | {e.metric} | {e.expected:.4f} | {e.tolerance:g} |")
+    out.append("")
+    for cond in reg.conditions:
+        out += [f"## {cond.name}", ""]
+        if cond.description:
+            out += [cond.description, ""]
+        facts = [f"topics `{cond.topics}`" if cond.topics else None, f"qrels `{cond.qrels}`",
+                 f"binary metrics count grades >= {cond.rel_level} as relevant" if cond.rel_level is not None else None,
+                 None if cond.offline else "needs the internet (`--online`)"]
+        out += ["; ".join(f for f in facts if f) + ".", "", "```bash", *_display_commands(reg, cond), "```", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def write_docs(directory: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None) -> list[Path]:
+    """(Re)write the doc of every regression; returns the paths written."""
+    out = Path(out_dir) if out_dir else docs_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in list_regressions(directory):
+        path = out / f"{name}.md"
+        text = render_doc(load_regression(name, directory))
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            written.append(path)
+    return written
+
+
+def stale_docs(directory: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names whose doc is missing or differs from the YAML, plus docs without a YAML."""
+    out = Path(out_dir) if out_dir else docs_dir()
+    names = list_regressions(directory or regressions_dir())
+    stale = []
+    for name in names:
+        path = out / f"{name}.md"
+        if not path.is_file() or path.read_text(encoding="utf-8") != render_doc(load_regression(name, directory)):
+            stale.append(name)
+    stale += sorted(p.stem + " (no YAML)" for p in out.glob("*.md") if p.stem not in names)
+    return stale
