@@ -37,7 +37,8 @@ def parse_metric(name: str, rel_level: int | None = None):
 
 def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
              metrics: Iterable[str] = DEFAULT_METRICS, rel_level: int | None = None) -> dict[str, float]:
-    """Mean of each metric over the queries that are both in ``run`` and in ``qrels`` (trec_eval's rule).
+    """Mean of each metric over the queries of ``qrels`` (as ``trec_eval -c``, which Pyserini's BEIR
+    regressions use: a judged query missing from the run scores 0; run queries without judgements are ignored).
 
     Returns ``{metric name as given: value}``. ``rel_level`` applies to binary measures only.
     """
