@@ -1,0 +1,186 @@
+"""tctcb.reproduce: YAML schema, runner (OK / FAIL / unparsable / failing command), CLI, generated docs."""
+import sys
+import textwrap
+
+import pytest
+
+from tctcb.reproduce import (RegressionError, format_result, list_regressions, load_regression, regressions_dir,
+                             render_doc, run_condition, stale_docs, write_docs)
+from tctcb.reproduce._cli import main
+
+# A fast fake condition: a script writes a fixed run; its AP against QRELS is (5/6 + 1/2) / 2 = 2/3.
+MAKE_RUN = textwrap.dedent("""
+    import sys
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "fail":
+        sys.exit(3)
+    if mode == "nothing":
+        sys.exit(0)
+    with open(path, "w") as f:
+        if mode == "garbage":
+            f.write("this is not a run\\n")
+        else:
+            f.write("q1 Q0 d1 1 3.0 t\\nq1 Q0 d2 2 2.0 t\\nq1 Q0 d3 3 1.0 t\\nq2 Q0 d1 1 2.0 t\\nq2 Q0 d2 2 1.0 t\\n")
+""")
+QRELS = "q1 0 d1 1\nq1 0 d3 1\nq2 0 d2 1\n"
+
+
+def _condition(name, mode, scores, extra=""):
+    return textwrap.dedent(f"""
+      - name: {name}
+        commands:
+          - python {{script}} {mode} {{run}}
+        qrels: "{{qrels_file}}"
+        scores: {scores}
+    """) + extra
+
+
+@pytest.fixture
+def regs(tmp_path, monkeypatch):
+    d = tmp_path / "regressions"
+    d.mkdir()
+    (tmp_path / "make_run.py").write_text(MAKE_RUN)
+    (tmp_path / "qrels.txt").write_text(QRELS)
+    conds = "".join([
+        _condition("good", "ok", "{AP: 0.6667, RR@10: 0.75}"),
+        _condition("too-high", "ok", "{AP: 0.6000}"),
+        _condition("too-low", "ok", "{AP: {expected: 0.7000, tolerance: 0.01}}"),
+        _condition("within-tolerance", "ok", "{AP: {expected: 0.6600, tolerance: 0.01}}"),
+        _condition("garbage", "garbage", "{AP: 0.6667}"),
+        _condition("no-output", "nothing", "{AP: 0.6667}"),
+        _condition("crash", "fail", "{AP: 0.6667}"),
+    ])
+    (d / "fake.yaml").write_text(textwrap.dedent(f"""
+        name: fake
+        title: A fake regression
+        description: For tests.
+        vars: {{script: "{tmp_path / 'make_run.py'}", qrels_file: "{tmp_path / 'qrels.txt'}"}}
+        conditions:
+    """) + textwrap.indent(conds, "  "))
+    (d / "fake-ok.yaml").write_text(textwrap.dedent(f"""
+        name: fake-ok
+        title: Only passing
+        vars: {{script: "{tmp_path / 'make_run.py'}", qrels_file: "{tmp_path / 'qrels.txt'}"}}
+        conditions:
+    """) + textwrap.indent(_condition("good", "ok", "{AP: 0.6667}"), "  "))
+    monkeypatch.setenv("TCTCB_REGRESSIONS", str(d))
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache"))
+    return d
+
+
+def _results(reg, name, cache):
+    return run_condition(reg, reg.condition(name), cache=cache)
+
+
+def test_ok_fail_and_unparsable(regs, tmp_path):
+    reg = load_regression("fake")
+    cache = tmp_path / "cache"
+    good = _results(reg, "good", cache)
+    assert [(r.metric, r.ok) for r in good] == [("AP", True), ("RR@10", True)]
+    assert good[0].measured == pytest.approx(2 / 3)
+    assert format_result(good[0]).split() == ["good", "AP", "0.6667", "0.6667", "OK"]
+    assert not _results(reg, "too-high", cache)[0].ok      # measured above expected: FAIL too
+    assert not _results(reg, "too-low", cache)[0].ok
+    assert _results(reg, "within-tolerance", cache)[0].ok
+    for name, reason in [("garbage", "unparsable run"), ("no-output", "run file not found"),
+                         ("crash", "exited with status 3")]:
+        (r,) = _results(reg, name, cache)
+        assert not r.ok and r.measured is None and reason in r.error
+        assert format_result(r).split()[-2:] == ["-", "FAIL"]
+
+
+def test_stale_run_file_is_not_scored(regs, tmp_path):
+    reg = load_regression("fake")
+    ok = _results(reg, "good", tmp_path / "cache")
+    assert ok[0].ok
+    # Same run path, but now the command writes nothing: the old file must not count.
+    cond = reg.condition("good")
+    stale = type(cond)(**{**cond.__dict__, "commands": (("python", "{script}", "nothing", "{run}"),)})
+    (r, _) = run_condition(reg, stale, cache=tmp_path / "cache")
+    assert not r.ok and "not found" in r.error
+
+
+def test_cli_list_dry_run_and_exit_codes(regs, capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "fake: A fake regression" in out and "good: AP 0.6667, RR@10 0.7500" in out
+    assert main(["fake", "--condition", "good", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "# fake / good" and out[1].startswith(sys.executable) and out[1].endswith("good.run")
+    assert main(["fake-ok"]) == 0
+    assert capsys.readouterr().out.split() == ["good", "AP", "0.6667", "0.6667", "OK"]
+    assert main(["fake", "--condition", "good", "--condition", "too-high"]) == 1
+    lines = [x.split() for x in capsys.readouterr().out.splitlines()]
+    assert [x[-1] for x in lines] == ["OK", "OK", "FAIL"]
+    assert main(["fake", "--condition", "garbage"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.split()[-2:] == ["-", "FAIL"] and "unparsable run" in captured.err
+    assert main(["no-such-regression"]) == 2
+    assert "unknown regression" in capsys.readouterr().err
+    assert main(["fake", "--condition", "nope"]) == 2
+    assert main([]) == 2
+
+
+def test_online_condition_stops_early(regs, tmp_path, capsys):
+    (regs / "online.yaml").write_text(textwrap.dedent("""
+        name: online
+        title: Needs the internet
+        conditions:
+          - name: dense
+            offline: false
+            commands: ["python -m tctcb.search --topics msmarco-dev --index msmarco-v1-passage.tct_colbert --output {run}"]
+            qrels: msmarco-dev
+            scores: {RR@10: 0.335}
+    """))
+    assert main(["online"]) == 2
+    assert "--online" in capsys.readouterr().err
+    assert main(["online", "--dry-run"]) == 0
+    assert "msmarco-v1-passage.tct_colbert" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("body, message", [
+    ("name: x\ntitle: t\nconditions: []\n", "non-empty list"),
+    ("name: other\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n",
+     "differs from the file name"),
+    ("name: x\ntitle: t\ncolour: red\nconditions: []\n", "unknown key"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run} {oops}'], qrels: q, scores: {AP: 1}}]\n",
+     "unknown placeholder"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python x.py'], qrels: q, scores: {AP: 1}}]\n",
+     "no command writes {run}"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {nDCG@x: 1}}]\n",
+     "unknown metric"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: high}}]\n",
+     "must be numbers"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}},"
+     " {name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n", "duplicate condition"),
+    ("name: x\ntitle: [unclosed\n", "cannot read YAML"),
+])
+def test_schema_errors(tmp_path, body, message):
+    path = tmp_path / "x.yaml"
+    path.write_text(body)
+    with pytest.raises(RegressionError, match="x.yaml") as e:
+        load_regression(path)
+    assert message in str(e.value)
+
+
+def test_repository_regressions_load():
+    names = list_regressions()
+    assert {"cacm-bm25", "nfcorpus-test", "scifact-test", "cranfield", "adi", "dl19-pool"} <= set(names)
+    cacm = load_regression("cacm-bm25")
+    assert {e.metric: e.expected for e in cacm.condition("bm25").scores} == {"MAP": 0.3123, "P@30": 0.1942}
+    assert load_regression("dl19-pool").condition("bm25").rel_level == 2
+    assert regressions_dir().name == "regressions"
+
+
+def test_docs_are_generated_and_not_stale(tmp_path):
+    # The repository's docs/regressions must match the YAML: run `python -m tctcb.reproduce --write-docs`.
+    assert stale_docs() == []
+    out = tmp_path / "docs"
+    written = write_docs(out_dir=out)
+    assert sorted(p.stem for p in written) == list_regressions()
+    text = (out / "cacm-bm25.md").read_text()
+    assert "| bm25 | MAP | 0.3123 |" in text and "python -m tctcb.index bm25-run --collection cacm" in text
+    assert text == render_doc(load_regression("cacm-bm25"))
+    (out / "cacm-bm25.md").write_text(text.replace("0.3123", "0.3124"))
+    (out / "orphan.md").write_text("old\n")
+    assert stale_docs(out_dir=out) == ["cacm-bm25", "orphan (no YAML)"]
