@@ -12,12 +12,17 @@ from tctcb.search._hybrid import HybridSearcher
 
 __all__ = [
     "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf",
-    "MaxSimReranker", "SpladeQueryEncoder", "tune_alpha", "main",
+    "Bm25Searcher", "MaxSimReranker", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
+    "splade_from_wheel", "tune_alpha", "main",
 ]
 
 _LAZY = {
+    "Bm25Searcher": "._bm25",
     "MaxSimReranker": "._rerank",
     "SpladeQueryEncoder": "._impact",
+    "SpladeEncoder": "._impact",
+    "build_impact_index": "._impact",
+    "splade_from_wheel": "._impact",
     "tune_alpha": "._tune",
     "main": "._cli",
 }

@@ -136,11 +136,9 @@ def _sparse_searcher(args):
         if enc_dir is None:
             enc_dir = json.loads((index_dir / "impact.json").read_text())["encoder"]
         return LuceneImpactSearcher(str(index_dir), SpladeQueryEncoder(enc_dir, device=args.device))
-    from pyserini.search.lucene import LuceneSearcher
+    from tctcb.search._bm25 import Bm25Searcher
 
-    searcher = LuceneSearcher(str(index_dir))
-    searcher.set_bm25(args.bm25_k1, args.bm25_b)
-    return searcher
+    return Bm25Searcher(index_dir, k1=args.bm25_k1, b=args.bm25_b)  # = Pyserini's LuceneSearcher, faster
 
 
 class _SparseOnly:

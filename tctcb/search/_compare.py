@@ -1,7 +1,7 @@
 """Side-by-side setup of our searchers and Pyserini's on NFCorpus, for the equality tests and the benchmark.
 
-BM25: the Lucene index of ``tctcb.index.build_lucene_index("nfcorpus")`` (k1 0.9, b 0.4), one
-``LuceneSearcher`` shared by both sides.  Dense: zero-shot all-MiniLM-L6-v2 in sentence-transformers
+BM25: the Lucene index of ``tctcb.index.build_lucene_index("nfcorpus")`` (k1 0.9, b 0.4), searched
+by Pyserini's ``LuceneSearcher`` on Pyserini's side and by our ``Bm25Searcher`` on ours.  Dense: zero-shot all-MiniLM-L6-v2 in sentence-transformers
 format (the offline backbone), flat inner-product index built in the cache once; Pyserini's side
 queries it with ``FaissSearcher`` + ``AutoQueryEncoder(pooling="mean", l2_norm=True)`` (what
 Pyserini uses for sentence-transformers models), ours with :class:`DenseSearcher` +
@@ -41,6 +41,7 @@ class Setup:
     py_sparse: object
     py_hybrid: object
     our_dense: object
+    our_sparse: object
     our_hybrid: object
 
 
@@ -50,6 +51,7 @@ def build_setup(topics: str = "nfcorpus-test", collection: str = "nfcorpus", bat
     from tctcb.encode import SentenceTransformerEncoder
     from tctcb.index import build_lucene_index
     from tctcb.models import default_backbone_dir
+    from tctcb.search._bm25 import Bm25Searcher
     from tctcb.search._dense import DenseSearcher
     from tctcb.search._hybrid import HybridSearcher
 
@@ -66,8 +68,9 @@ def build_setup(topics: str = "nfcorpus-test", collection: str = "nfcorpus", bat
     sparse.set_bm25(0.9, 0.4)
     py_dense = FaissSearcher(str(dense_index), AutoQueryEncoder(str(encoder_dir), pooling="mean", l2_norm=True))
     our_dense = DenseSearcher(dense_index, SentenceTransformerEncoder(encoder_dir), batch_size=batch_size)
+    our_sparse = Bm25Searcher(sparse_index, k1=0.9, b=0.4)
     return Setup(get_topics(topics), encoder_dir, dense_index, Path(sparse_index), py_dense, sparse,
-                 PyHybridSearcher(py_dense, sparse), our_dense, HybridSearcher(our_dense, sparse))
+                 PyHybridSearcher(py_dense, sparse), our_dense, our_sparse, HybridSearcher(our_dense, our_sparse))
 
 
 def ranking_problems(got, want, tol: float = 1e-5) -> list[str]:

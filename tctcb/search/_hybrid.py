@@ -60,6 +60,8 @@ class HybridSearcher:
         return {qid: hits_to_arrays(res.get(qid, [])) for qid in q_ids}
 
     def _sparse_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> Lists:
+        if hasattr(self.sparse_searcher, "batch_search_lists"):  # our Bm25Searcher: arrays directly
+            return self.sparse_searcher.batch_search_lists(queries, q_ids, k0, threads)
         res = self.sparse_searcher.batch_search(queries, q_ids, k0, threads)
         return {qid: hits_to_arrays(res.get(qid, []) if hasattr(res, "get") else res[qid]) for qid in q_ids}
 
