@@ -1,4 +1,4 @@
-"""Lucene (Anserini) indexes of registered collections, and BM25 runs, through Pyserini.
+"""Lucene (Anserini) indexes of registered collections, and BM25 runs, with Pyserini's Anserini fatjar.
 
 Indexing runs in this process: :func:`tctcb.java.start` first, then Anserini's ``IndexCollection``
 through its ``Args`` object and ``run()`` (not ``main``, which may call ``System.exit`` and would take
@@ -162,30 +162,42 @@ def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 
 
 def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1000, k1: float = 0.9,
              b: float = 0.4, threads: int = 2, remove_query: bool = False) -> dict[str, dict[str, float]]:
-    """BM25 top-``k`` for each topic with Pyserini's ``LuceneSearcher``: ``{qid: {docid: score}}`` in rank order.
+    """BM25 top-``k`` for each topic: ``{qid: {docid: score}}`` in rank order.
 
-    ``remove_query`` drops a hit whose docid equals the qid (Pyserini's ``--remove-query``, used in its
-    BEIR regressions).
+    Calls Anserini's ``SimpleSearcher`` (the Java class behind Pyserini's ``LuceneSearcher``:
+    ``set_bm25(k1, b)``, ``batch_search(queries, qids, k, threads)``) directly, which gives the same hits
+    and scores without importing ``pyserini.search.lucene`` (~10 s of torch/transformers imports).
+    ``remove_query`` drops a hit whose docid equals the qid (Pyserini's ``--remove-query``, used in
+    its BEIR regressions).
     """
     from tctcb import java
 
-    if not Path(index_dir, "segments.gen").exists() and not any(Path(index_dir).glob("segments_*")):
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir() or not any(index_dir.glob("segments_*")):
         raise IndexingError(f"no Lucene index at {index_dir}")
     java.start()
-    from pyserini.search.lucene import LuceneSearcher
+    import jnius
 
-    searcher = LuceneSearcher(str(index_dir))
-    searcher.set_bm25(k1, b)
-    qids = [str(q) for q in topics]
-    texts = [topics[q] for q in topics]
-    run: dict[str, dict[str, float]] = {}
-    batch = 1000
-    for i in range(0, len(qids), batch):
-        results = searcher.batch_search(texts[i:i + batch], qids[i:i + batch], k=k, threads=threads)
-        for qid in qids[i:i + batch]:
-            hits = results.get(qid, [])
-            run[qid] = {h.docid: float(h.score) for h in hits if not (remove_query and h.docid == qid)}
-    searcher.close()
+    JSimpleSearcher = jnius.autoclass("io.anserini.search.SimpleSearcher")
+    JArrayList = jnius.autoclass("java.util.ArrayList")
+    searcher = JSimpleSearcher(str(index_dir))
+    try:
+        searcher.set_bm25(float(k1), float(b))
+        qids = [str(q) for q in topics]
+        run: dict[str, dict[str, float]] = {}
+        batch = 1000
+        for i in range(0, len(qids), batch):
+            jq, jid = JArrayList(), JArrayList()
+            for qid in qids[i:i + batch]:
+                jq.add(topics[qid])
+                jid.add(qid)
+            results = searcher.batch_search(jq, jid, int(k), int(threads))
+            by_qid = {e.getKey(): e.getValue() for e in results.entrySet().toArray()}
+            for qid in qids[i:i + batch]:
+                hits = by_qid.get(qid) or []
+                run[qid] = {h.docid: float(h.score) for h in hits if not (remove_query and h.docid == qid)}
+    finally:
+        searcher.close()
     return run
 
 
