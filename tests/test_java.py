@@ -86,3 +86,53 @@ def test_lucene_and_trec_eval_through_tctcb_java(tmp_path):
     ours = evaluate(read_run(run_path), {"1": {"d1": 1, "d3": 1}, "2": {"d2": 1, "d4": 0}}, ["AP", "RR"])
     assert measured["map"] == pytest.approx(ours["AP"], abs=1e-4) == pytest.approx(2 / 3, abs=1e-4)
     assert measured["recip_rank"] == pytest.approx(ours["RR"], abs=1e-4) == pytest.approx(0.75, abs=1e-4)
+
+
+INDEX_SCRIPT = textwrap.dedent(r"""
+    import json, sys
+    from tctcb.index import build_lucene_index, count_lucene_docs, lucene_index_dir
+    from tctcb.index._cli import main
+    path = build_lucene_index("adi")
+    meta = json.loads((path / "meta.json").read_text())
+    mtime = (path / "meta.json").stat().st_mtime_ns
+    again = build_lucene_index("adi")                      # reused, not rebuilt
+    rc_run = main(["bm25-run", "--collection", "adi", "--topics", "adi", "--output", sys.argv[1]])
+    print("RESULT " + json.dumps({"path": str(path), "expected": str(lucene_index_dir("adi")), "meta": meta,
+                                  "count": count_lucene_docs(path), "reused": again == path and
+                                  (path / "meta.json").stat().st_mtime_ns == mtime, "rc_run": rc_run}))
+""")
+
+
+def test_build_lucene_index_of_a_registered_collection(data_dir, tmp_path):
+    from tctcb.eval import evaluate, read_run
+    from tctcb.data import get_qrels
+
+    env = {**os.environ, "TCTCB_CACHE": str(tmp_path / "cache")}
+    run_path = tmp_path / "adi.run"
+    proc = subprocess.run([sys.executable, "-c", INDEX_SCRIPT, str(run_path)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["path"] == out["expected"] and out["path"].startswith(str(tmp_path / "cache"))
+    assert out["count"] == 82 and out["meta"]["count"] == 82 and out["meta"]["anserini_collection"] == "JsonCollection"
+    assert out["reused"] and out["rc_run"] == 0
+    run = read_run(run_path)
+    assert len(run) == 35
+    assert 0.3 < evaluate(run, get_qrels("adi"), ["AP"])["AP"] < 0.5  # exact value: resources/regressions/adi.yaml
+    leftovers = [p.name for p in (tmp_path / "cache" / "indexes").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_index_cli_bad_input(data_dir, tmp_path, monkeypatch, capsys):
+    from tctcb.index._cli import main
+
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache"))
+    assert main(["lucene", "--collection", "no-such-collection"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "no-such-collection" in err[0]
+    assert main(["bogus"]) == 2
+    assert "unknown command" in capsys.readouterr().err
+    assert main(["bm25-run", "--index", str(tmp_path), "--topics", "adi", "--output", str(tmp_path / "r")]) == 2
+    assert "no Lucene index" in capsys.readouterr().err
+    assert not (tmp_path / "cache" / "indexes").exists()
