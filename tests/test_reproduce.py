@@ -108,10 +108,11 @@ def test_cli_list_dry_run_and_exit_codes(regs, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "# fake / good" and out[1].startswith(sys.executable) and out[1].endswith("good.run")
     assert main(["fake-ok"]) == 0
-    assert capsys.readouterr().out.split() == ["good", "AP", "0.6667", "0.6667", "OK"]
+    assert capsys.readouterr().out.splitlines() == ["# fake-ok: Only passing",
+                                                    format_result_line("good", "AP", "0.6667", "0.6667", "OK")]
     assert main(["fake", "--condition", "good", "--condition", "too-high"]) == 1
     lines = [x.split() for x in capsys.readouterr().out.splitlines()]
-    assert [x[-1] for x in lines] == ["OK", "OK", "FAIL"]
+    assert lines[0][0] == "#" and [x[-1] for x in lines[1:]] == ["OK", "OK", "FAIL"]
     assert main(["fake", "--condition", "garbage"]) == 1
     captured = capsys.readouterr()
     assert captured.out.split()[-2:] == ["-", "FAIL"] and "unparsable run" in captured.err
@@ -119,6 +120,13 @@ def test_cli_list_dry_run_and_exit_codes(regs, capsys):
     assert "unknown regression" in capsys.readouterr().err
     assert main(["fake", "--condition", "nope"]) == 2
     assert main([]) == 2
+
+
+def format_result_line(*fields):
+    from tctcb.reproduce import Result
+
+    r = Result("r", fields[0], fields[1], float(fields[2]), 0.0, float(fields[3]), fields[4] == "OK")
+    return format_result(r)
 
 
 def test_online_condition_stops_early(regs, tmp_path, capsys):

@@ -161,16 +161,22 @@ def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 
 
 
 def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1000, k1: float = 0.9,
-             b: float = 0.4, threads: int = 2, remove_query: bool = False) -> dict[str, dict[str, float]]:
+             b: float = 0.4, threads: int = 2, remove_query: bool = False,
+             progress: bool | None = None) -> dict[str, dict[str, float]]:
     """BM25 top-``k`` for each topic: ``{qid: {docid: score}}`` in rank order.
 
     Calls Anserini's ``SimpleSearcher`` (the Java class behind Pyserini's ``LuceneSearcher``:
     ``set_bm25(k1, b)``, ``batch_search(queries, qids, k, threads)``) directly, which gives the same hits
     and scores without importing ``pyserini.search.lucene`` (~10 s of torch/transformers imports).
     ``remove_query`` drops a hit whose docid equals the qid (Pyserini's ``--remove-query``, used in
-    its BEIR regressions).
+    its BEIR regressions). ``progress``: a tqdm bar over batches of 100 queries (default: when stderr is a TTY).
     """
+    from tqdm import tqdm
+
     from tctcb import java
+
+    if progress is None:
+        progress = sys.stderr.isatty()
 
     index_dir = Path(index_dir)
     if not index_dir.is_dir() or not any(index_dir.glob("segments_*")):
@@ -185,8 +191,8 @@ def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1
         searcher.set_bm25(float(k1), float(b))
         qids = [str(q) for q in topics]
         run: dict[str, dict[str, float]] = {}
-        batch = 1000
-        for i in range(0, len(qids), batch):
+        batch = 100
+        for i in tqdm(range(0, len(qids), batch), desc="BM25", unit="batch", disable=not progress):
             jq, jid = JArrayList(), JArrayList()
             for qid in qids[i:i + batch]:
                 jq.add(topics[qid])
@@ -241,6 +247,7 @@ def bm25_main(argv: list[str] | None = None) -> int:
     p.add_argument("--bm25-b", type=float, default=0.4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--remove-query", action="store_true", help="drop hits whose docid equals the qid (Pyserini BEIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     from tctcb import data
     from tctcb.eval import write_run
@@ -249,7 +256,7 @@ def bm25_main(argv: list[str] | None = None) -> int:
         topics = data.read_topics(args.topics) if os.path.isfile(args.topics) else data.get_topics(args.topics)
         index = Path(args.index) if args.index else build_lucene_index(args.collection, threads=args.threads)
         run = bm25_run(index, topics, k=args.hits, k1=args.bm25_k1, b=args.bm25_b, threads=args.threads,
-                       remove_query=args.remove_query)
+                       remove_query=args.remove_query, progress=False if args.quiet else None)
         write_run(run, args.output, format=args.output_format, tag="bm25")
     except (data.DataError, IndexingError, ValueError, OSError) as e:
         return _error(str(e))

@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: skipping {names} (need the internet; pass --online)", file=sys.stderr)
         plan = [(r, c) for r, c in plan if c.offline]
     failed = 0
+    header = None
     for reg, cond in plan:
+        if reg.name != header:
+            print(f"# {reg.name}: {reg.title}", flush=True)
+            header = reg.name
         results = run_condition(reg, cond)
         for r in results:
             print(format_result(r), flush=True)
