@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+"""Training step time: the student alone (--kd none) vs with the live ColBERT teacher in the step (tight
+coupling, in-batch KD) vs with precomputed teacher scores (loose coupling) -- the same batch, one run,
+one machine; prints absolute times and the ratios.  Goal: the live teacher adds <= 50% to a step on CPU.
+
+    python bin/bench_train.py                        # CPU, all-MiniLM-L6-v2 student and teacher, NFCorpus batch
+    python bin/bench_train.py --gpu                  # CUDA, BERT-base shapes (random weights), bf16 autocast
+
+A step = forward + backward + AdamW update of the student (the teacher is frozen, no grad).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _batch_data(args):
+    from tctcb.train import TrainingData
+
+    try:
+        data = TrainingData.from_registry(args.collection, args.topics, log=lambda m: None)
+        source = f"{args.topics} ({args.collection})"
+    except Exception as e:  # no data directory: synthetic texts of NFCorpus-like length
+        words = ("protein diet cancer risk study vitamin intake patients trial effect heart blood "
+                 "cholesterol fiber meat dairy").split()
+        corpus = {f"d{i}": " ".join(words[(i + k) % len(words)] for k in range(150)) for i in range(512)}
+        topics = {f"q{i}": " ".join(words[(i + k) % len(words)] for k in range(6)) for i in range(256)}
+        qrels = {f"q{i}": {f"d{(2 * i) % 512}": 1} for i in range(256)}
+        data = TrainingData(corpus, topics, qrels, log=lambda m: None)
+        source = f"synthetic ({type(e).__name__}: {e})"
+    ranked = {q: [d for d in list(data.corpus)[:64]] for q in data.qids}
+    data.set_negatives(ranked)
+    return data, source
+
+
+def _models(args, device):
+    from tctcb.models import ColBERT, TctColBert
+    from tctcb.models._colbert import ColBERTConfig
+
+    if args.gpu:
+        from tctcb.train._tiny import make_tiny_bert
+
+        d = make_tiny_bert(tempfile.mkdtemp(prefix="bench-bert-base-"), hidden=768, layers=12, heads=12, seed=0)
+        student, teacher_dir = TctColBert.from_pretrained(d), d
+    else:
+        student, teacher_dir = TctColBert.from_pretrained(args.backbone or None), args.backbone or None
+    teacher = ColBERT.from_backbone(teacher_dir, ColBERTConfig(doc_maxlen=args.passage_length), seed=0)
+    return student.to(device), teacher.to(device)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--gpu", action="store_true", help="CUDA, BERT-base shapes (random weights), bf16 autocast")
+    p.add_argument("--backbone", default="", help="CPU mode backbone (default all-MiniLM-L6-v2)")
+    p.add_argument("--collection", default="nfcorpus")
+    p.add_argument("--topics", default="nfcorpus-train")
+    p.add_argument("--batch-size", type=int, default=None, help="queries per step (CPU 16, GPU 64)")
+    p.add_argument("--num-negatives", type=int, default=1, help="hard negatives per query (passages = B x (1 + n))")
+    p.add_argument("--passage-length", type=int, default=180)
+    p.add_argument("--repeats", type=int, default=5, help="timed steps per variant (after one warm-up step)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from tctcb.train import DistillConfig, Trainer
+    from tctcb.train._steps import kd_candidates, teacher_scores
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.gpu and not torch.cuda.is_available():
+        print("error: --gpu needs CUDA (none visible)", file=sys.stderr)
+        return 2
+    device = torch.device("cuda" if args.gpu else "cpu")
+    bsz = args.batch_size or (64 if args.gpu else 16)
+    data, source = _batch_data(args)
+    student, teacher = _models(args, device)
+    examples = data.batch(0, bsz, seed=1, num_negatives=args.num_negatives)
+    # loose coupling: the teacher's scores for this batch's own pairs, computed before "training"
+    cand = kd_candidates("pairwise", examples, 0, 1, 0)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.gpu):
+        own = teacher_scores(teacher, data, examples, cand)
+    docids = [d for e in examples for d in e.docids]
+    table = {(e.qid, docids[j]): float(own[i, j]) for i, e in enumerate(examples) for j in cand[i].nonzero()[:, 0].tolist()}
+
+    base = dict(collection="bench", output_dir=tempfile.mkdtemp(prefix="bench-train-"), batch_size=bsz,
+                negatives="bm25", num_negatives=args.num_negatives, passage_length=args.passage_length,
+                device=str(device), quiet=True, max_steps=1000, teacher="t")
+    variants = {
+        "student alone (--kd none)": (DistillConfig(kd="none", **base), None, None),
+        "live teacher (--kd in-batch)": (DistillConfig(kd="in-batch", **base), teacher, None),
+        "precomputed (--teacher-scores precomputed --kd pairwise)": (
+            DistillConfig(kd="pairwise", teacher_scores="precomputed", **base), None, table),
+    }
+    init = {k: v.detach().clone() for k, v in student.state_dict().items()}
+    times = {}
+    for name, (cfg, t, tab) in variants.items():
+        student.load_state_dict(init)
+        tr = Trainer(cfg, data, student, teacher=t, table=tab)
+        runs = []
+        for r in range(args.repeats + 1):
+            if args.gpu:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            out = tr.loss_for(examples, 0)
+            tr.opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            tr.opt.step()
+            if args.gpu:
+                torch.cuda.synchronize()
+            if r:
+                runs.append(time.perf_counter() - t0)
+        times[name] = statistics.median(runs)
+
+    dev = torch.cuda.get_device_name(0) if args.gpu else f"CPU {platform.processor() or platform.machine()}, " \
+                                                         f"{torch.get_num_threads()} torch threads"
+    shapes = "BERT-base shapes (768 x 12 layers, random weights), bf16 autocast" if args.gpu else \
+        f"student and teacher on {student.bert.config.hidden_size} x {student.bert.config.num_hidden_layers} layers"
+    print(f"device: {dev}; {shapes}")
+    print(f"batch: {bsz} queries x (1 positive + {args.num_negatives} negatives) = {len(docids)} passages, "
+          f"passages <= {args.passage_length} tokens, from {source}; median of {args.repeats} steps")
+    alone = times["student alone (--kd none)"]
+    for name, sec in times.items():
+        print(f"{name:60s} {sec * 1000:9.1f} ms/step  {bsz / sec:8.1f} queries/s  x{sec / alone:.2f}")
+    live = times["live teacher (--kd in-batch)"] / alone
+    pre = times["precomputed (--teacher-scores precomputed --kd pairwise)"] / alone
+    print(f"ratio live/alone = {live:.2f} (teacher adds {100 * (live - 1):.0f}%; goal <= 50%: "
+          f"{'met' if live <= 1.5 else 'NOT met'}); precomputed/alone = {pre:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
