@@ -1,0 +1,118 @@
+"""``python -m tctcb.pipeline``: run a regression's conditions in order, then print the table,
+write the TREC run files, a Markdown/JSON report and the effectiveness-vs-latency plot."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from tctcb.pipeline._report import SystemRow, format_table, plot_effectiveness, write_json, write_markdown
+
+__all__ = ["main", "DEFAULT_REGRESSION"]
+
+DEFAULT_REGRESSION = "main"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tctcb.pipeline",
+        description="The whole TCT-ColBERT pipeline on one collection (the conditions of a regression YAML): "
+                    "train the ColBERT teacher, distil the student, encode, index, search, fuse, evaluate.")
+    p.add_argument("--regression", default=DEFAULT_REGRESSION,
+                   help=f"regression to run (resources/regressions/NAME.yaml; default {DEFAULT_REGRESSION})")
+    p.add_argument("--regressions-dir", help="folder of regression YAML files (default: resources/regressions)")
+    p.add_argument("--condition", action="append", help="run only this condition (repeatable)")
+    p.add_argument("--output", default=None, help="folder for run files, report and plot (default: runs/NAME)")
+    p.add_argument("--data-dir", help="data directory (default: $TCTCB_DATA)")
+    p.add_argument("--cache-dir", help="cache for derived files: indexes, checkpoints (default: $TCTCB_CACHE)")
+    p.add_argument("--metric", default="nDCG@10", help="metric on the plot's y axis (default nDCG@10)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    return p
+
+
+def _stats(run_path: Path) -> dict:
+    side = run_path.with_name(run_path.name + ".stats.json")
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["TCTCB_DATA"] = args.data_dir
+    if args.cache_dir:
+        os.environ["TCTCB_CACHE"] = args.cache_dir
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # timings swing 3x otherwise
+
+    from tctcb.reproduce._runner import condition_paths, expand_commands, run_condition
+    from tctcb.reproduce._schema import RegressionError, load_regression
+
+    try:
+        reg = load_regression(args.regression, args.regressions_dir)
+        conds = [reg.condition(c) for c in args.condition] if args.condition else list(reg.conditions)
+    except RegressionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    offline = [c for c in conds if c.offline]
+    if len(offline) < len(conds):
+        print("note: skipping conditions that need the internet: "
+              + ", ".join(c.name for c in conds if not c.offline), file=sys.stderr)
+    if args.dry_run:
+        for c in offline:
+            print(f"# {c.name}")
+            for cmd in expand_commands(reg, c):
+                print(" ".join(cmd))
+        return 0
+    try:
+        from tctcb.data import data_dir
+
+        data_dir()
+    except Exception as e:  # a missing data directory is the user's first stumble: say it once
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    out = Path(args.output or Path("runs") / reg.name)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[SystemRow] = []
+    t_all = time.perf_counter()
+    for i, cond in enumerate(offline, 1):
+        print(f"[{i}/{len(offline)}] {cond.name}: {cond.description.strip()}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results = run_condition(reg, cond, stream=sys.stderr)
+        wall = time.perf_counter() - t0
+        run_path = condition_paths(reg, cond)["run"]
+        row = SystemRow(cond.name, cond.description.strip(), wall_s=wall,
+                        scores={r.metric: r.measured for r in results},
+                        expected={r.metric: r.expected for r in results},
+                        ok=all(r.ok for r in results), failed=[r.metric for r in results if not r.ok], error=next((r.error for r in results if r.error), ""))
+        if run_path.is_file():
+            dest = out / f"{cond.name}.trec"
+            shutil.copyfile(run_path, dest)
+            row.run_file = str(dest)
+            st = _stats(run_path)
+            if st.get("queries") and st.get("search_seconds") is not None:
+                row.latency_ms = 1000.0 * st["search_seconds"] / st["queries"]
+        rows.append(row)
+        status = "OK" if row.ok else f"FAIL {row.error}".strip()
+        print(f"[{i}/{len(offline)}] {cond.name} done in {wall:.0f} s: "
+              + ", ".join(f"{m} {v:.4f}" for m, v in row.scores.items() if v is not None) + f" ({status})",
+              file=sys.stderr, flush=True)
+
+    title = f"{reg.title} ({time.perf_counter() - t_all:.0f} s in all)"
+    print(f"\n# {title}")
+    print(format_table(rows))
+    md = write_markdown(rows, out / "results.md", title)
+    write_json(rows, out / "results.json")
+    png = plot_effectiveness(rows, out / "effectiveness-vs-latency.png", args.metric, reg.title)
+    print(f"\nrun files, {md.name}, results.json" + (f" and {png.name}" if png else "") + f" in {out}")
+    failed = [r.name for r in rows if not r.ok]
+    if failed:
+        print("FAIL: " + ", ".join(failed) + " (scores off the regression YAML, or errors above)", file=sys.stderr)
+        return 1
+    return 0
