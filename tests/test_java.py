@@ -37,6 +37,22 @@ SCRIPT = textwrap.dedent(r"""
     except IndexingError as e:
         out["mismatch"] = str(e)
     out["idx2_exists"] = (tmp / "idx2").exists()
+    # Anserini silently drops every document of a JSONL file with one broken line: the count check refuses it.
+    bad = tmp / "bad"; bad.mkdir()
+    (bad / "a.jsonl").write_text('{"id": "x1", "contents": "fine"}\n{"id": "x2", "contents": broken}\n')
+    try:
+        index_lucene(bad, tmp / "idx3", expected_count=2)
+        out["broken"] = "accepted"
+    except IndexingError as e:
+        out["broken"] = str(e)
+    out["idx3_exists"] = (tmp / "idx3").exists()
+    # An empty input folder: a clear IndexingError, not a Java stack trace.
+    empty = tmp / "empty"; empty.mkdir()
+    try:
+        index_lucene(empty, tmp / "idx4", expected_count=1)
+        out["empty"] = "accepted"
+    except IndexingError as e:
+        out["empty"] = str(e)
     out["leftovers"] = sorted(p.name for p in tmp.iterdir() if p.name.startswith("."))
 
     run = bm25_run(tmp / "idx", {"q1": "cat", "q2": "lucene text"}, k=10)
@@ -74,6 +90,8 @@ def test_lucene_and_trec_eval_through_tctcb_java(tmp_path):
     assert set(out["hits"]) == {"d0", "d1", "d3"}  # Anserini's Porter stemming: "cats" matches "cat"
     assert "refusing a partial index" in out["mismatch"] and not out["idx2_exists"]
     assert out["leftovers"] == []
+    assert "refusing a partial index" in out["broken"] and not out["idx3_exists"]
+    assert out["empty"] != "accepted"
     assert out["run"]["q2"] == ["d2"]
     assert out["java"].startswith(str(java_home()))
 

@@ -98,7 +98,10 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
             IndexCollection(args).run()
         except jnius.JavaException as e:
             raise IndexingError(f"Anserini could not index {input_dir} as {collection_class}: {e}") from e
-        count = count_lucene_docs(tmp)
+        try:
+            count = count_lucene_docs(tmp)
+        except jnius.JavaException as e:  # e.g. no index written at all (empty input folder)
+            raise IndexingError(f"no Lucene index came out of {input_dir} ({collection_class}): {e}") from e
         if expected_count is not None and count != expected_count:
             raise IndexingError(
                 f"indexed {count} documents from {input_dir} but the collection has {expected_count}: "
