@@ -47,7 +47,10 @@ def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
         from tctcb.train._retrieval import mine_dense_negatives
 
         bb = Path(cfg.backbone) if cfg.backbone else default_backbone_dir()
-        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}.json"
+        import hashlib
+
+        tag = hashlib.sha1(str(bb.resolve()).encode()).hexdigest()[:8]
+        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}-{tag}.json"
         log(f"mining dense negatives with {bb} (sentence-transformers pooling), top {cfg.negative_depth}")
         ranked = mine_dense_negatives(bb, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
                                       cache, cfg.quiet)

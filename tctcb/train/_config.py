@@ -8,7 +8,7 @@ __all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "build_parser", "con
            "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
-IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries"})
+IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
 
 
 def _f(default, help, **extra):
@@ -45,6 +45,9 @@ class TrainConfig:
     eval_every: int = _f(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)")
     dev_queries: int = _f(0, "evaluate on the first N dev queries only (0 = all)")
     dev_depth: int = _f(100, "dev retrieval depth (teacher: reranks the BM25 top-N)")
+    dev_mode: str = _f("full", "student dev evaluation: full = dense retrieval over the whole corpus; rerank = "
+                       "rerank BM25's top --dev-depth (cheaper); the teacher always reranks",
+                       choices=["full", "rerank"])
     patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)")
     resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest one in --output")
     device: str = _f("auto", "cpu, cuda, cuda:N or auto")

@@ -83,9 +83,35 @@ class DevSet:
                                              self.cache)
         return self._bm25
 
-    @torch.no_grad()
     def evaluate_teacher(self, teacher, batch_size: int = 32) -> float:
-        """MaxSim reranking of BM25's top ``depth`` for each dev query (each candidate doc encoded once)."""
+        """nDCG@10 of the teacher's MaxSim reranking of BM25's top ``depth``."""
+        return self._metric(self.teacher_rerank_run(teacher, batch_size))
+
+    @torch.no_grad()
+    def student_rerank_run(self, student, passage_length: int = 180, batch_size: int = 32) -> dict:
+        """The student's dot-product reranking of BM25's top ``depth`` (each candidate doc encoded once)."""
+        was = student.training
+        student.eval()
+        try:
+            cands = self.bm25_candidates()
+            pool = sorted({d for q in self.qids for d in cands.get(q, [])})
+            d = encode_corpus(lambda t: student.encode_passage(t, max_length=passage_length),
+                              [self.corpus[x] for x in pool], batch_size, self.quiet, "rerank pool")
+            index = {x: i for i, x in enumerate(pool)}
+            q = encode_corpus(student.encode_query, [self.topics[x] for x in self.qids], batch_size, True)
+            run = {}
+            for i, qid in enumerate(self.qids):
+                docs = cands.get(qid, [])
+                if docs:
+                    s = d[[index[x] for x in docs]] @ q[i]
+                    run[qid] = dict(zip(docs, s.tolist()))
+            return run
+        finally:
+            student.train(was)
+
+    @torch.no_grad()
+    def teacher_rerank_run(self, teacher, batch_size: int = 32) -> dict:
+        """MaxSim reranking of BM25's top ``depth`` for each query (each candidate doc encoded once)."""
         was = teacher.training
         teacher.eval()
         try:
@@ -113,7 +139,7 @@ class DevSet:
 
                 s = maxsim_all(qv.cpu().float(), qm.cpu(), dv.float(), dm)[0]
                 run[q] = dict(zip(docs, s.tolist()))
-            return self._metric(run)
+            return run
         finally:
             teacher.train(was)
 

@@ -148,9 +148,12 @@ class Trainer:
             return None
         if isinstance(self.cfg, TeacherConfig):
             score = self.dev.evaluate_teacher(self.model)
+        elif self.cfg.dev_mode == "rerank":
+            score = self.dev._metric(self.dev.student_rerank_run(self.model, self.cfg.passage_length))
         else:
             score = self.dev.evaluate_student(self.model, self.cfg.passage_length)
         self.log({"event": "dev", "step": self.step, "topics": self.dev.name, "queries": len(self.dev.qids),
+                  "mode": "rerank" if isinstance(self.cfg, TeacherConfig) else self.cfg.dev_mode,
                   "nDCG@10": score})
         if score > self.best[0]:
             self.best, self.bad_evals = (score, self.step), 0
