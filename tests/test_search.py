@@ -206,3 +206,16 @@ def test_hybrid_rrf_and_repeated_ids(tmp_path):
         hs.batch_search(["w1", "w2"], ["1", "1"], k0=10, k=10)
     with pytest.raises(ValueError, match="fusion"):
         HybridSearcher(None, None, fusion="max")
+
+
+def test_ranking_problems_accepts_only_ties():
+    from tctcb.search._compare import ranking_problems
+
+    H = SearchHit
+    a = [H("x", 3.0), H("y", 2.0), H("z", 2.0), H("w", 1.0)]
+    assert ranking_problems(a, [H("x", 3.0), H("z", 2.0), H("y", 2.0), H("w", 1.0)]) == []  # tie swapped
+    assert ranking_problems(a, [H("y", 3.0), H("x", 2.0), H("z", 2.0), H("w", 1.0)])  # not a tie
+    assert ranking_problems(a, [H("x", 3.0), H("y", 2.5), H("z", 2.0), H("w", 1.0)])  # score differs
+    assert ranking_problems(a, a[:3]) == ["4 hits vs 3"]
+    # a different document at the cut-off, tied with the last one: accepted
+    assert ranking_problems([H("x", 3.0), H("y", 1.0)], [H("x", 3.0), H("q", 1.0)]) == []
