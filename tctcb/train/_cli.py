@@ -1,6 +1,7 @@
 """``python -m tctcb.train teacher|distill ...``: build data, models, negatives, teacher scores; run the trainer."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -63,11 +64,14 @@ def run(cfg: TrainConfig, log=None) -> dict:
     import torch
 
     from tctcb.models import ColBERT, TctColBert
-    from tctcb.train._distributed import init_from_env, is_main
+    from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
     from tctcb.train._retrieval import DevSet, precompute_teacher_scores, read_scores
     from tctcb.train._trainer import _pick_device
 
-    log = log or (lambda m: print(m, file=sys.stderr))
+    if log is None:
+        def log(m):  # one process speaks under torchrun
+            if os.environ.get("RANK", "0") == "0":
+                print(m, file=sys.stderr)
     _check(cfg)
     init_from_env(_pick_device(cfg.device))
     torch.manual_seed(cfg.seed)
@@ -100,16 +104,16 @@ def run(cfg: TrainConfig, log=None) -> dict:
                 teacher = ColBERT.from_pretrained(cfg.teacher)
             else:
                 path = Path(cfg.teacher_scores_file) if cfg.teacher_scores_file else out / "teacher_scores.tsv"
-                if not path.is_file():
-                    if not is_main():
-                        raise TrainingError("precompute teacher scores in a single process first (--teacher-scores-file)")
+                if not path.is_file() and is_main():
                     t = ColBERT.from_pretrained(cfg.teacher).to(_pick_device(cfg.device))
-                    tmp = Trainer(cfg, data, model)
-                    batches = [tmp.batch(s) for s in range(cfg.max_steps)]
+                    world = rank_and_world()[1]
+                    batches = [data.batch(s, cfg.batch_size * world, cfg.seed, cfg.num_negatives
+                                          if cfg.negatives != "in-batch" else 0) for s in range(cfg.max_steps)]
                     out.mkdir(parents=True, exist_ok=True)
                     log(f"precomputing teacher scores for the {cfg.max_steps} planned batches -> {path}")
                     precompute_teacher_scores(t, data, batches, path, cfg.quiet)
-                    del t, tmp
+                    del t
+                barrier()  # the other processes wait for the file
                 table = read_scores(path)
     trainer = Trainer(cfg, data, model, teacher=teacher, table=table, dev=dev)
     if cfg.resume:

@@ -132,6 +132,7 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
     t, cand = t.to(scores.device), cand.to(scores.device)
     kl_loss = kl(scores, t, cand)
     stats["kl"] = float(kl_loss.detach())
+    stats["kd_pairs"] = int(cand.sum())  # precomputed: pairs missing from the file drop out, visible here
     stats["agreement"] = agreement(scores.detach(), t, cand)
     return StepOutput(gamma * ce_loss + (1 - gamma) * kl_loss, scores, stats)
 
