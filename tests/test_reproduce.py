@@ -187,7 +187,7 @@ def test_docs_are_generated_and_not_stale(tmp_path):
     written = write_docs(out_dir=out)
     assert sorted(p.stem for p in written) == list_regressions()
     text = (out / "cacm-bm25.md").read_text()
-    assert "| bm25 | MAP | 0.3123 |" in text and "python -m tctcb.index bm25-run --collection cacm" in text
+    assert "| bm25 | MAP | 0.3123 |" in text and "python -m tctcb.search --topics cacm --sparse-index cacm" in text
     assert text == render_doc(load_regression("cacm-bm25"))
     (out / "cacm-bm25.md").write_text(text.replace("0.3123", "0.3124"))
     (out / "orphan.md").write_text("old\n")
