@@ -92,3 +92,15 @@ def test_bad_config_file(tiny, tmp_path):
     (d / CONFIG_NAME).write_text(json.dumps({"dim": 16, "format": "something-else"}))
     with pytest.raises(ColBERTError, match="format 'something-else'"):
         ColBERT.from_pretrained(d)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tctcb.models._colbert as colbert
+    import tctcb.train.losses.distill_kl as kl
+    import tctcb.train.losses.in_batch_ce as ce
+
+    for mod in (colbert, kl, ce):
+        res = doctest.testmod(mod)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__
