@@ -146,6 +146,29 @@ def test_online_condition_stops_early(regs, tmp_path, capsys):
     assert "msmarco-v1-passage.tct_colbert" in capsys.readouterr().out
 
 
+def test_vars_may_use_builtin_placeholders(tmp_path):
+    from tctcb.reproduce import expand_commands
+
+    path = tmp_path / "v.yaml"
+    path.write_text(textwrap.dedent("""
+        name: v
+        title: vars
+        vars: {model: "{cache}/models/student", seed: 7}
+        conditions:
+          - name: c
+            vars: {seed: 8}
+            commands: ["python -m tctcb.train distill --output {model} --seed {seed}",
+                       "python -m tctcb.search --encoder {model} --output {run}"]
+            qrels: q
+            scores: {AP: 0.5}
+    """))
+    reg = load_regression(path)
+    train, search = expand_commands(reg, reg.condition("c"), cache=tmp_path / "cache")
+    assert train[-4:] == ["--output", str(tmp_path / "cache" / "models" / "student"), "--seed", "8"]
+    assert search[-1] == str(tmp_path / "cache" / "reproduce" / "v" / "c.run")
+    assert "--encoder ~/.cache/tctcb/models/student" in render_doc(reg)
+
+
 @pytest.mark.parametrize("body, message", [
     ("name: x\ntitle: t\nconditions: []\n", "non-empty list"),
     ("name: other\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n",
@@ -162,6 +185,10 @@ def test_online_condition_stops_early(regs, tmp_path, capsys):
     ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}},"
      " {name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n", "duplicate condition"),
     ("name: x\ntitle: [unclosed\n", "cannot read YAML"),
+    ("name: x\ntitle: t\nvars: {m: '{nope}'}\nconditions: [{name: a, commands: ['python {run}'], qrels: q, "
+     "scores: {AP: 1}}]\n", "only built-in placeholders"),
+    ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: '{where}/q', scores: {AP: 1}}]\n",
+     "qrels: unknown placeholder"),
 ])
 def test_schema_errors(tmp_path, body, message):
     path = tmp_path / "x.yaml"

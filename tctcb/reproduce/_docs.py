@@ -19,9 +19,10 @@ def _quote(token: str) -> str:
 
 
 def _display_commands(reg: Regression, cond: Condition) -> list[str]:
-    values = {**cond.vars, "run": f"runs/{reg.name}.{cond.name}.txt", "workdir": f"work/{reg.name}/{cond.name}",
+    values = {"run": f"runs/{reg.name}.{cond.name}.txt", "workdir": f"work/{reg.name}/{cond.name}",
               "cache": "~/.cache/tctcb", "data": "$TCTCB_DATA", "topics": cond.topics or "", "qrels": cond.qrels,
               "regression": reg.name, "condition": cond.name}
+    values.update({k: str(v).format_map(values) for k, v in cond.vars.items()})
     lines = [" ".join(_quote(p.format_map(values)) for p in parts) for parts in cond.commands]
     metrics = " ".join(f"-m {shlex.quote(e.metric)}" for e in cond.scores)
     rel = f" --rel-level {cond.rel_level}" if cond.rel_level is not None else ""

@@ -55,9 +55,10 @@ def condition_paths(reg: Regression, cond: Condition, cache: str | os.PathLike |
 
 def _values(reg: Regression, cond: Condition, cache) -> _Values:
     paths = condition_paths(reg, cond, cache)
-    v = _Values(cond.vars)
-    v.update(run=str(paths["run"]), workdir=str(paths["workdir"]), cache=str(paths["cache"]),
-             topics=cond.topics or "", qrels=cond.qrels, regression=reg.name, condition=cond.name)
+    v = _Values(run=str(paths["run"]), workdir=str(paths["workdir"]), cache=str(paths["cache"]),
+                topics=cond.topics or "", qrels=cond.qrels, regression=reg.name, condition=cond.name)
+    # vars may use the built-in placeholders, e.g. `student: "{cache}/models/student"` (one level).
+    v.update({k: str(val).format_map(v) for k, val in cond.vars.items()})
     return v
 
 

@@ -8,12 +8,12 @@ Schema::
     description: ...                 # optional, free text (shown in the docs)
     source: ...                      # optional: where the expected numbers come from
     tolerance: 0.00005               # optional default tolerance for every score (default 0.00005)
-    vars: {seed: 42}                 # optional extra placeholders for the commands
+    vars: {seed: 42, student: "{cache}/models/student"}   # optional extra placeholders (may use built-ins)
     conditions:
       - name: bm25                   # unique within the file
         description: ...             # optional
         offline: true                # optional (default true); false = needs the internet
-        vars: {...}                  # optional, overrides the file's vars
+        vars: {...}                  # optional, added to / overriding the file's vars
         commands:                    # run in order, no shell; a leading `python` is this interpreter
           - python -m tctcb.index lucene --collection cacm
           - python -m tctcb.index bm25-run --collection cacm --topics cacm --output {run}
@@ -158,7 +158,14 @@ def _condition(raw, default_tol: float, file_vars: dict, where: str) -> Conditio
     cmds = raw["commands"]
     if not isinstance(cmds, list) or not cmds or not all(isinstance(c, str) for c in cmds):
         raise RegressionError(f"{where}.commands: a non-empty list of command strings")
-    vars_ = {**file_vars, **(raw.get("vars") or {})}
+    cond_vars = raw.get("vars") or {}
+    if not isinstance(cond_vars, dict) or set(cond_vars) & set(BUILTIN_PLACEHOLDERS):
+        raise RegressionError(f"{where}.vars: a mapping not redefining {BUILTIN_PLACEHOLDERS}")
+    vars_ = {**file_vars, **cond_vars}
+    for k, v in vars_.items():
+        bad = _placeholders(str(v)) - set(BUILTIN_PLACEHOLDERS)
+        if bad:
+            raise RegressionError(f"{where}.vars.{k}: only built-in placeholders allowed in vars, not {sorted(bad)}")
     known = set(BUILTIN_PLACEHOLDERS) | set(vars_)
     commands = tuple(_split(c, f"{where}.commands") for c in cmds)
     for c in cmds:
@@ -167,6 +174,9 @@ def _condition(raw, default_tol: float, file_vars: dict, where: str) -> Conditio
             raise RegressionError(f"{where}.commands: unknown placeholder(s) {sorted(bad)} in {c!r}")
     if not any("run" in _placeholders(c) for c in cmds):
         raise RegressionError(f"{where}.commands: no command writes {{run}}")
+    bad = _placeholders(str(raw["qrels"])) - known
+    if bad:
+        raise RegressionError(f"{where}.qrels: unknown placeholder(s) {sorted(bad)}")
     scores = raw["scores"]
     if not isinstance(scores, dict) or not scores:
         raise RegressionError(f"{where}.scores: a non-empty mapping metric -> expected score")
