@@ -323,11 +323,11 @@ def encode_corpus(
         raise EncodeError(f"{shard_dir}: {count} documents encoded, {n_docs} expected")
     meta.update(status="complete", count=count, empty=empty, truncated=truncated, chunks=len(chunks))
     _write_json_atomic(out / f"{name}.json", meta)
+    secs = time.perf_counter() - t0
     if progress:
-        secs = time.perf_counter() - t0
         print(f"{name}: {count} documents ({encoded} encoded now, {encoded / max(secs, 1e-9):.1f} passages/s), "
               f"{empty} empty, {truncated} truncated to {encoder.max_length} tokens -> {out}", file=sys.stderr)
-    return meta
+    return dict(meta, seconds=secs, encoded=encoded)  # (timing only in the returned copy, not in the file)
 
 
 # -- reading back ---------------------------------------------------------------------------------

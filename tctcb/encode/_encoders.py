@@ -115,13 +115,24 @@ class _Engine:
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         if not len(ids):
             return out
+        cuda = self.device.type == "cuda"
         with torch.inference_mode():
-            for idx in self.plan([len(x) for x in ids]):
+            if not cuda:
+                for idx in self.plan([len(x) for x in ids]):
+                    input_ids, mask = self.pad([ids[i] for i in idx])
+                    hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                    out[idx] = pool(hidden.float(), mask).numpy()
+                return out
+            # CUDA: queue every batch without waiting (pinned copies, results kept on the device), one sync at the end
+            plan = self.plan([len(x) for x in ids])
+            results = []
+            for idx in plan:
                 input_ids, mask = self.pad([ids[i] for i in idx])
-                input_ids = input_ids.to(self.device, non_blocking=True)
-                mask = mask.to(self.device, non_blocking=True)
+                input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+                mask = mask.pin_memory().to(self.device, non_blocking=True)
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                out[idx] = pool(hidden.float(), mask).cpu().numpy()
+                results.append(pool(hidden.float(), mask))
+            out[np.concatenate(plan)] = torch.cat(results).cpu().numpy()
         return out
 
 
