@@ -12,8 +12,7 @@ setup(
     description="TCT-ColBERT (tightly-coupled teachers) dense retrieval on top of Pyserini",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["tctcb", "tctcb.*"]),
-    package_data={"tctcb": ["resources/*.json", "resources/regressions/*.yaml"]},
-    include_package_data=True,
+    # resources/ (regression YAML) stays at the repository root, read from the checkout: install editable (-e).
     install_requires=[
         "torch==2.13.0",
         "transformers",
