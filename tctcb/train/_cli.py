@@ -130,9 +130,12 @@ def run(cfg: TrainConfig, log=None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
+    from tctcb.models._backbone import BackboneError
+    from tctcb.models._colbert import ColBERTError
+
     try:
         run(cfg)
-    except (TrainingError, TrainingDataError) as e:
+    except (TrainingError, TrainingDataError, ColBERTError, BackboneError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
