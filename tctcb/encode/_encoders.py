@@ -110,6 +110,11 @@ class _Engine:
             mask[i, :len(x)] = 1
         return torch.from_numpy(arr), torch.from_numpy(mask)
 
+    @staticmethod
+    def _mask_arg(mask: torch.Tensor) -> torch.Tensor | None:
+        # rows of equal length (all queries; many sorted batches): no mask, so attention takes its fast path
+        return None if bool(mask.all()) else mask
+
     def run(self, ids: Sequence[Sequence[int]], pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> np.ndarray:
         """Embeddings ``[len(ids), d]`` float32 in input order."""
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
@@ -120,7 +125,7 @@ class _Engine:
             if not cuda:
                 for idx in self.plan([len(x) for x in ids]):
                     input_ids, mask = self.pad([ids[i] for i in idx])
-                    hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                    hidden = self.model(input_ids=input_ids, attention_mask=self._mask_arg(mask)).last_hidden_state
                     out[idx] = pool(hidden.float(), mask).numpy()
                 return out
             # CUDA: queue every batch without waiting (pinned copies, results kept on the device), one sync at the end
@@ -129,8 +134,9 @@ class _Engine:
             for idx in plan:
                 input_ids, mask = self.pad([ids[i] for i in idx])
                 input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+                full = bool(mask.all())
                 mask = mask.pin_memory().to(self.device, non_blocking=True)
-                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                hidden = self.model(input_ids=input_ids, attention_mask=None if full else mask).last_hidden_state
                 results.append(pool(hidden.float(), mask))
             out[np.concatenate(plan)] = torch.cat(results).cpu().numpy()
         return out
