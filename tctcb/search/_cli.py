@@ -157,7 +157,7 @@ class _SparseOnly:
         return {i: [SearchHit(h.docid, float(h.score)) for h in res.get(i, [])] for i in q_ids}
 
 
-def _check_args(args, parser) -> None:
+def _check_args(args) -> None:
     if not args.index and not args.sparse_index:
         raise UsageError("give --index (dense), --sparse-index (BM25/impact), or both (hybrid)")
     if args.encoder and not args.index:
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     start = time.time()
     try:
-        _check_args(args, parser)
+        _check_args(args)
         results, info = run_search(args)
         from tctcb.eval import write_run
         from tctcb.search._tune import to_run

@@ -46,7 +46,8 @@ def offline() -> bool:
 
 
 def _looks_like_path(value: str) -> bool:
-    return os.sep in value.rstrip(os.sep) and not re.fullmatch(r"[\w.-]+/[\w.-]+", value) or value.startswith((".", "~", os.sep))
+    """A file-system path rather than a name (names: ``msmarco-v1-passage``, ``castorini/tct_colbert-msmarco``)."""
+    return value.startswith((".", "~", os.sep)) or value.endswith(os.sep) or value.count("/") > 1
 
 
 def _prebuilt_info(name: str, tables: tuple[str, ...]):
