@@ -21,6 +21,8 @@ def init_from_env(device: torch.device) -> tuple[int, int]:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); NCCL on CUDA, gloo on CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return rank_and_world()
 
