@@ -125,7 +125,7 @@ def bench_cpu(args) -> int:
     return 0 if ok else 1
 
 
-def _random_bert_base(tmp: Path) -> Path:
+def _random_bert_base(tmp: Path, tiny: bool = False) -> Path:
     import torch
     from transformers import BertConfig, BertModel
 
@@ -133,8 +133,9 @@ def _random_bert_base(tmp: Path) -> Path:
 
     torch.manual_seed(0)
     _, tok = load_backbone()  # BERT uncased WordPiece vocabulary (30,522), as bert-base-uncased
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                     intermediate_size=3072)
+    shape = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64) if tiny else \
+        dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+    cfg = BertConfig(vocab_size=tok.vocab_size, **shape)
     out = tmp / "bert-base-random"
     BertModel(cfg).save_pretrained(out)
     tok.save_pretrained(out)
@@ -148,52 +149,56 @@ def bench_gpu(args) -> int:
     from tctcb.data import get_collection
     from tctcb.encode import TctColBertDocumentEncoder, encode_corpus
 
-    if not torch.cuda.is_available():
-        print("error: --gpu needs CUDA", file=sys.stderr)
+    dry = args.dry_run  # the same code path on the CPU with tiny sizes, to check the script itself
+    if not dry and not torch.cuda.is_available():
+        print("error: --gpu needs CUDA (use --dry-run to check the script on the CPU)", file=sys.stderr)
         return 2
+    dev, fp16, our_dtype = ("cpu", False, "fp32") if dry else ("cuda", True, "bf16")
+    sync = (lambda: None) if dry else torch.cuda.synchronize
     pe = _pyserini()
     tmp = Path(tempfile.mkdtemp(prefix="bench-encode-"))
-    model = str(args.encoder) if args.encoder else str(_random_bert_base(tmp))
+    model = str(args.encoder) if args.encoder else str(_random_bert_base(tmp, tiny=dry))
     pool = [d.contents for d in get_collection("dl19-pool").docs()]
     corpus = tmp / "corpus.jsonl"
     with open(corpus, "w") as f:
         for i in range(args.passages):
             f.write(json.dumps({"id": str(i), "contents": pool[i % len(pool)]}) + "\n")
     texts = [pool[i % len(pool)] for i in range(args.pyserini_passages)]
-    print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, CPU cores {os.cpu_count()}")
+    print(f"device: {'CPU dry run' if dry else torch.cuda.get_device_name(0)}, torch {torch.__version__}, CPU cores {os.cpu_count()}")
     print(f"model: {'BERT-base-shaped random weights' if not args.encoder else model}; "
           f"MS MARCO passages (dl19-pool, {len(pool)} distinct texts, repeated)")
 
     # Pyserini's way: fp16 autocast, batches of 64 in corpus order
-    pd = pe.TctColBertDocumentEncoder(model, device="cuda:0")
-    pd.encode(texts[:64], fp16=True)
-    torch.cuda.synchronize()
+    pd = pe.TctColBertDocumentEncoder(model, device="cpu" if dry else "cuda:0")
+    pd.encode(texts[:64], fp16=fp16)
+    sync()
     t = time.perf_counter()
     for i in range(0, len(texts), 64):
-        pd.encode(texts[i:i + 64], fp16=True)
-    torch.cuda.synchronize()
+        pd.encode(texts[i:i + 64], fp16=fp16)
+    sync()
     p_rate = len(texts) / (time.perf_counter() - t)
     print(f"pyserini (fp16 autocast, batch 64): {p_rate:10.1f} passages/s over {len(texts)} passages")
 
     # agreement on a sample: fp32 vs fp32, and our bf16 vs Pyserini fp16
-    sample = texts[:512]
+    sample = texts[:64 if dry else 512]
     ref32 = np.concatenate([pd.encode(sample[i:i + 64]) for i in range(0, len(sample), 64)])
-    ref16 = np.concatenate([pd.encode(sample[i:i + 64], fp16=True) for i in range(0, len(sample), 64)])
+    ref16 = np.concatenate([pd.encode(sample[i:i + 64], fp16=fp16) for i in range(0, len(sample), 64)])
     del pd
-    ours32 = TctColBertDocumentEncoder(model, device="cuda", dtype="fp32").encode(sample)
-    ours16 = TctColBertDocumentEncoder(model, device="cuda", dtype="bf16").encode(sample)
-    torch.cuda.empty_cache()
+    ours32 = TctColBertDocumentEncoder(model, device=dev, dtype="fp32").encode(sample)
+    ours16 = TctColBertDocumentEncoder(model, device=dev, dtype=our_dtype).encode(sample)
+    if not dry:
+        torch.cuda.empty_cache()
     diff32 = float(np.abs(ref32 - ours32).max())
     cos = np.sum(ref16 * ours16, 1) / (np.linalg.norm(ref16, axis=1) * np.linalg.norm(ours16, axis=1))
     print(f"agreement: fp32 max abs diff {diff32:.2e} (scale {np.abs(ref32).max():.2f}); "
           f"bf16 (ours) vs fp16 (pyserini) cosine min {cos.min():.5f} mean {cos.mean():.5f}")
 
     # ours: the whole pipeline (warm-up run first, then the timed one)
-    common = dict(corpus=corpus, device="cuda", dtype="bf16", batch_tokens=args.batch_tokens,
+    common = dict(corpus=corpus, device=dev, dtype=our_dtype, batch_tokens=args.batch_tokens,
                   chunk_size=args.chunk_size, progress=False)
     warm = tmp / "warm.jsonl"
     with open(corpus) as src, open(warm, "w") as dst:
-        for _, line in zip(range(min(20000, args.passages)), src):
+        for _, line in zip(range(min(20000, args.passages // 10)), src):
             dst.write(line)
     encode_corpus(tmp / "emb-warm", model, **dict(common, corpus=warm))
     meta = encode_corpus(tmp / "emb", model, **common)
@@ -220,6 +225,7 @@ def main(argv=None) -> int:
     p.add_argument("--pyserini-passages", type=int, default=20_000, help="GPU: passages for Pyserini's way")
     p.add_argument("--batch-tokens", type=int, default=None, help="GPU: token budget per batch")
     p.add_argument("--chunk-size", type=int, default=32768, help="GPU: documents per chunk")
+    p.add_argument("--dry-run", action="store_true", help="GPU mode's code on the CPU with a tiny model (checks the script)")
     args = p.parse_args(argv)
     _env(args.gpu)
     return bench_gpu(args) if args.gpu else bench_cpu(args)

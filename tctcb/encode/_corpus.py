@@ -290,6 +290,9 @@ def encode_corpus(
                               daemon=True, name="tctcb-tokenize")
     worker.start()
     t0, encoded = time.perf_counter(), 0
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer, pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tctcb-write"), None
     try:
         while True:
             item = q.get()
@@ -302,12 +305,18 @@ def encode_corpus(
                 continue
             _, chunk, docids, ids, st = item
             emb = encoder.encode_ids(ids)
-            _write_chunk(shard_dir, chunk, docids, emb, st.as_dict())
+            if pending is not None:
+                pending.result()  # one chunk being written at a time; re-raises its error
+            # written in the background while the model encodes the next chunk
+            pending = writer.submit(_write_chunk, shard_dir, chunk, docids, emb, st.as_dict())
             encoded += len(docids)
             bar.update(len(docids))
             bar.set_postfix_str(f"{encoded / max(time.perf_counter() - t0, 1e-9):.1f} passages/s", refresh=False)
+        if pending is not None:
+            pending.result()
     finally:
         stop.set()
+        writer.shutdown(wait=True)
         bar.close()
     worker.join()
 
