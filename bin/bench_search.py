@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--alpha", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--repeat", type=int, default=2, help="batch timings: best of N")
-    p.add_argument("--latency-queries", type=int, default=100, help="queries for single-query latency")
+    p.add_argument("--repeat", type=int, default=1, help="batch timings: best of N")
+    p.add_argument("--latency-queries", type=int, default=50, help="queries for single-query latency")
     args = p.parse_args(argv)
 
     import torch
@@ -63,26 +63,25 @@ def main(argv=None) -> int:
     queries = [s.topics[q] for q in qids]
     n, k0, th = len(qids), args.k0, args.threads
     print(f"device: {_device()}; torch threads {torch.get_num_threads()}; {n} queries ({args.topics}), "
-          f"k0 = k = {k0}, threads {th}, alpha {args.alpha}")
+          f"k0 = k = {k0}, threads {th}, alpha {args.alpha}", flush=True)
     # warm up both (model load, JIT, page cache)
     s.py_hybrid.batch_search(queries[:8], qids[:8], k0=k0, k=k0, threads=th, alpha=args.alpha)
     s.our_hybrid.batch_search(queries[:8], qids[:8], k0=k0, k=k0, threads=th, alpha=args.alpha)
 
-    rows = []
-    t_pd, py_dense = _timed(lambda: s.py_dense.batch_search(queries, qids, k=k0, threads=th), args.repeat)
-    t_od, our_dense = _timed(lambda: s.our_dense.batch_search(queries, qids, k=k0, threads=th), args.repeat)
-    rows.append(("dense batch_search", t_pd, t_od, py_dense, our_dense))
-    t_ph, py_h = _timed(lambda: s.py_hybrid.batch_search(queries, qids, k0=k0, k=k0, threads=th, alpha=args.alpha),
-                        args.repeat)
-    t_oh, our_h = _timed(lambda: s.our_hybrid.batch_search(queries, qids, k0=k0, k=k0, threads=th, alpha=args.alpha),
-                         args.repeat)
-    rows.append(("hybrid batch_search", t_ph, t_oh, py_h, our_h))
-
-    print(f"{'':22s} {'pyserini q/s':>13s} {'tctcb q/s':>10s} {'ratio':>7s}  rankings")
-    for name, tp, to, rp, ro in rows:
+    print(f"{'':22s} {'pyserini q/s':>13s} {'tctcb q/s':>10s} {'ratio':>7s}  rankings", flush=True)
+    for name, py_fn, our_fn in (
+        ("dense batch_search", lambda: s.py_dense.batch_search(queries, qids, k=k0, threads=th),
+         lambda: s.our_dense.batch_search(queries, qids, k=k0, threads=th)),
+        ("sparse batch_search", lambda: s.py_sparse.batch_search(queries, qids, k=k0, threads=th),
+         lambda: s.our_sparse.batch_search(queries, qids, k=k0, threads=th)),
+        ("hybrid batch_search", lambda: s.py_hybrid.batch_search(queries, qids, k0=k0, k=k0, threads=th, alpha=args.alpha),
+         lambda: s.our_hybrid.batch_search(queries, qids, k0=k0, k=k0, threads=th, alpha=args.alpha)),
+    ):
+        tp, rp = _timed(py_fn, args.repeat)
+        to, ro = _timed(our_fn, args.repeat)
         bad = [q for q in qids if ranking_problems(ro[q], rp[q], tol=2e-5)]
         same = "identical (up to ties)" if not bad else f"DIFFER on {len(bad)} queries, e.g. {bad[:3]}"
-        print(f"{name:22s} {n / tp:13.1f} {n / to:10.1f} {tp / to:6.2f}x  {same}")
+        print(f"{name:22s} {n / tp:13.1f} {n / to:10.1f} {tp / to:6.2f}x  {same}", flush=True)
 
     m = min(args.latency_queries, n)
     for name, py_fn, our_fn in (
@@ -99,7 +98,7 @@ def main(argv=None) -> int:
                 times.append(time.perf_counter() - t)
             lat[side] = np.percentile(np.array(times) * 1000, [50, 99])
         print(f"{name:22s} latency ms p50/p99 over {m} queries: pyserini {lat['pyserini'][0]:.1f}/{lat['pyserini'][1]:.1f}"
-              f", tctcb {lat['tctcb'][0]:.1f}/{lat['tctcb'][1]:.1f}")
+              f", tctcb {lat['tctcb'][0]:.1f}/{lat['tctcb'][1]:.1f}", flush=True)
     return 0
 
 

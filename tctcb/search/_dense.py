@@ -185,8 +185,8 @@ class DenseSearcher:
 
     def _hits(self, scores: np.ndarray, rows: np.ndarray) -> list[SearchHit]:
         keep = rows >= 0
-        ids = self._docid_array[rows[keep]]
-        return [SearchHit(d, float(s)) for d, s in zip(ids, scores[keep])]
+        ids = self._docid_array[rows[keep]].tolist()
+        return [SearchHit(d, s) for d, s in zip(ids, scores[keep].astype(np.float64).tolist())]
 
     def search(self, query, k: int = 10, threads: int = 1) -> list[SearchHit]:
         """Top ``k`` hits for one query (text, or an embedding vector)."""

@@ -94,7 +94,7 @@ class HybridSearcher:
             else:
                 ids, scores = fuse_weighted(d_ids, d_scores, s_ids, s_scores, alpha=alpha, k=k,
                                             normalization=normalization, weight_on_dense=weight_on_dense)
-            out[qid] = [SearchHit(str(d), float(s)) for d, s in zip(ids, scores)]
+            out[qid] = [SearchHit(d, s) for d, s in zip(ids.tolist(), scores.tolist())]
         return out
 
     # --- Pyserini's API ---------------------------------------------------------------------
