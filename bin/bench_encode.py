@@ -177,7 +177,7 @@ def bench_gpu(args) -> int:
         pd.encode(texts[i:i + 64], fp16=fp16)
     sync()
     p_rate = len(texts) / (time.perf_counter() - t)
-    print(f"pyserini (fp16 autocast, batch 64): {p_rate:10.1f} passages/s over {len(texts)} passages")
+    print(f"pyserini ({'fp32' if dry else 'fp16 autocast'}, batch 64): {p_rate:10.1f} passages/s over {len(texts)} passages")
 
     # agreement on a sample: fp32 vs fp32, and our bf16 vs Pyserini fp16
     sample = texts[:64 if dry else 512]
@@ -191,7 +191,7 @@ def bench_gpu(args) -> int:
     diff32 = float(np.abs(ref32 - ours32).max())
     cos = np.sum(ref16 * ours16, 1) / (np.linalg.norm(ref16, axis=1) * np.linalg.norm(ours16, axis=1))
     print(f"agreement: fp32 max abs diff {diff32:.2e} (scale {np.abs(ref32).max():.2f}); "
-          f"bf16 (ours) vs fp16 (pyserini) cosine min {cos.min():.5f} mean {cos.mean():.5f}")
+          f"{our_dtype} (ours) vs {'fp16' if fp16 else 'fp32'} (pyserini) cosine min {cos.min():.5f} mean {cos.mean():.5f}")
 
     # ours: the whole pipeline (warm-up run first, then the timed one)
     common = dict(corpus=corpus, device=dev, dtype=our_dtype, batch_tokens=args.batch_tokens,
@@ -203,7 +203,7 @@ def bench_gpu(args) -> int:
     encode_corpus(tmp / "emb-warm", model, **dict(common, corpus=warm))
     meta = encode_corpus(tmp / "emb", model, **common)
     o_rate = meta["encoded"] / meta["seconds"]
-    print(f"tctcb encode_corpus (bf16, sorted, {args.batch_tokens or 'default'} tokens/batch): {o_rate:10.1f} passages/s "
+    print(f"tctcb encode_corpus ({our_dtype}, sorted, {args.batch_tokens or 'default'} tokens/batch): {o_rate:10.1f} passages/s "
           f"over {meta['encoded']} passages ({meta['seconds']:.1f}s, reading + tokenizing + writing included)")
     print(f"ratio {o_rate / p_rate:.2f}x (goal >= 10x and >= 15,000 passages/s; "
           f"8.8M MS MARCO passages would take {8.8e6 / o_rate / 60:.1f} min)")
