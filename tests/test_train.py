@@ -214,3 +214,29 @@ def test_kd_in_batch_agreement_logged(tiny_dir, tmp_path):
     assert all({"ce", "kl", "agreement", "lr"} <= set(r) for r in steps)
     assert all(0.0 <= r["agreement"] <= 1.0 for r in steps)
     assert steps[0]["loss"] == pytest.approx(0.5 * steps[0]["ce"] + 0.5 * steps[0]["kl"], rel=1e-5)
+
+
+class _ScriptedDev:
+    """Stands in for DevSet: returns scripted dev nDCG@10 values, one per evaluation."""
+    name, qids = "scripted-dev", ["q0"]
+
+    def __init__(self, scores):
+        self.scores, self.calls = list(scores), 0
+
+    def evaluate_teacher(self, model):
+        self.calls += 1
+        return self.scores.pop(0)
+
+
+def test_early_stopping_keeps_best_dev_model(tiny_dir, tmp_path):
+    data = _data()
+    dev = _ScriptedDev([0.5, 0.4, 0.3, 0.9])
+    cfg = _cfg(TeacherConfig, tmp_path, max_steps=8, eval_every=2, patience=2, save_every=100)
+    tr = Trainer(cfg, data, ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0), dev=dev)
+    summary = tr.train()
+    assert dev.calls == 3 and summary["step"] == 6 and "early stop at step 6" in summary["stopped"]
+    assert summary["model_from"] == "best dev step 2" and summary["best_dev_nDCG@10"] == 0.5
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["nDCG@10"] for r in recs if r.get("event") == "dev"] == [0.5, 0.4, 0.3]
+    assert (tmp_path / "run" / "checkpoints" / "step-0000006").is_dir()  # the stop writes a checkpoint
+    ColBERT.from_pretrained(tmp_path / "run" / "model")
