@@ -48,6 +48,19 @@ def test_rerank_orders_by_maxsim_and_keeps_tail(tiny_colbert_dir):
         assert float(rr.model.score(qv, qm, dv, dm)[0]) == pytest.approx(float(head_scores[1]), rel=1e-5)
 
 
+def test_passage_cache_same_scores_fewer_encodings(tiny_colbert_dir):
+    cached = MaxSimReranker(tiny_colbert_dir, DOCS, depth=5, batch_size=2, cache_size=3)
+    fresh = MaxSimReranker(cached.model, DOCS, depth=5, batch_size=2, cache_size=0)
+    ids = ["d1", "d2", "d3", "d4"]
+    a = cached.scores("heart health", ids)
+    assert cached.encoded == 4 and list(cached._cache) == ["d2", "d3", "d4"]  # LRU keeps the last 3
+    b = cached.scores("statins", ["d3", "d4", "d1"])
+    assert cached.encoded == 5  # only d1 (dropped from the cache) encoded again
+    np.testing.assert_allclose(a, fresh.scores("heart health", ids), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b, fresh.scores("statins", ["d3", "d4", "d1"]), rtol=1e-5, atol=1e-6)
+    assert fresh.encoded == 7 and not fresh._cache
+
+
 def test_rerank_missing_text_and_empty(tiny_colbert_dir):
     rr = MaxSimReranker(tiny_colbert_dir, DOCS, depth=2)
     assert rr.rerank("q", []) == []
