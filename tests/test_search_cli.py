@@ -47,6 +47,10 @@ def test_dense_run_trec(adi_dense, tmp_path, capsys):
     ndcg = evaluate(read_run(out), get_qrels("adi"), ["nDCG@10"])["nDCG@10"]
     assert ndcg > 0.3  # zero-shot MiniLM on ADI is far above random (~0.05)
     assert "35 queries" in capsys.readouterr().err
+    import json
+
+    stats = json.loads((tmp_path / "dense.trec.stats.json").read_text())
+    assert stats["queries"] == 35 and stats["search_seconds"] > 0 and stats["blank_queries"] == 0
 
 
 def test_bm25_only_and_hybrid(adi_dense, tmp_path, capsys):

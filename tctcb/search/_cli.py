@@ -238,6 +238,7 @@ def run_search(args) -> tuple[dict, dict]:
     info["alpha"] = alpha
     qids = list(topics)
     results: dict = {}
+    t0 = time.perf_counter()  # query encoding + search (+ rerank): what a user waits for, models loaded
     with _progress(len(qids), args.quiet, "search") as bar:
         for s in range(0, len(qids), args.batch_size):
             ids = qids[s:s + args.batch_size]
@@ -251,7 +252,22 @@ def run_search(args) -> tuple[dict, dict]:
                                   batch_size=args.batch_size, device=args.device)
         with _progress(len(results), args.quiet, "rerank") as bar:
             results = reranker.rerank_all(topics, results, progress=bar)
+    info["search_seconds"] = time.perf_counter() - t0
     return results, info
+
+
+def write_stats(info: dict, run_path) -> Path:
+    """``RUN.stats.json`` beside the run file: queries, search seconds (query encoding + search +
+    rerank, after loading), alpha, blank queries. Written atomically; the pipeline's plot reads it."""
+    import json
+    import os
+
+    path = Path(str(run_path) + ".stats.json")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({k: info[k] for k in ("queries", "search_seconds", "alpha", "blank_queries")
+                               if k in info}, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         from tctcb.search._tune import to_run
 
         write_run(to_run(results), args.output, format=args.output_format, tag=args.run_tag)
+        write_stats(info, args.output)
     except errors as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"error: {msg}", file=sys.stderr)
