@@ -50,12 +50,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeat", type=int, default=1, help="batch timings: best of N")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch intra-op threads (default: all cores)")
     p.add_argument("--latency-queries", type=int, default=50, help="queries for single-query latency")
     args = p.parse_args(argv)
 
     import torch
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.torch_threads or max(1, os.cpu_count() or 1))
     from tctcb.search._compare import build_setup, ranking_problems
 
     s = build_setup(args.topics, args.collection, batch_size=args.batch_size)
