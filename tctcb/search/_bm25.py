@@ -90,17 +90,27 @@ class Bm25Searcher:
             out[i] = doc.get("id") if doc is not None else None
         return out
 
-    def search_arrays(self, query: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """(docids, scores) of one query, as Pyserini's ``LuceneSearcher.search`` would return them."""
+    def search_rows(self, query: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(Lucene internal ids, scores) of one query; ``docids[rows]`` are the collection docids."""
         if is_blank(query):
-            return np.empty(0, dtype=str), np.empty(0, dtype=np.float64)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         q = self._generator.buildQuery("contents", self.analyzer, query)
         hits = self._searcher.search(q, int(k), self._sort, True).scoreDocs
         if not len(hits):
-            return np.empty(0, dtype=str), np.empty(0, dtype=np.float64)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         rows = np.fromiter((h.doc for h in hits), dtype=np.int64, count=len(hits))
         scores = np.fromiter((h.score for h in hits), dtype=np.float32, count=len(hits))
-        return self._docids[rows].astype(str), adjust_ties(scores).astype(np.float64)
+        return rows, adjust_ties(scores).astype(np.float64)
+
+    @property
+    def docids(self) -> np.ndarray:
+        """Collection docid of each Lucene internal id."""
+        return self._docids
+
+    def search_arrays(self, query: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(docids, scores) of one query, as Pyserini's ``LuceneSearcher.search`` would return them."""
+        rows, scores = self.search_rows(query, k)
+        return self._docids[rows].astype(str) if len(rows) else np.empty(0, dtype=str), scores
 
     def search(self, q: str, k: int = 10) -> list[SearchHit]:
         if is_blank(q):

@@ -39,7 +39,10 @@ __all__ = ["fuse_weighted", "fuse_rrf", "rank_order"]
 
 
 def _as_arrays(ids: Sequence[str], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    ids_a = np.asarray(ids, dtype=object).astype(str) if len(ids) else np.empty(0, dtype=str)
+    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iuU":  # integer keys that sort like docids, or str
+        ids_a = ids
+    else:
+        ids_a = np.asarray(ids, dtype=object).astype(str) if len(ids) else np.empty(0, dtype=str)
     scores_a = np.asarray(scores, dtype=np.float64).reshape(-1)
     if ids_a.shape[0] != scores_a.shape[0]:
         raise ValueError(f"{ids_a.shape[0]} docids but {scores_a.shape[0]} scores")

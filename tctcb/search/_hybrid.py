@@ -45,10 +45,30 @@ class HybridSearcher:
         self.fusion = fusion
         self.rrf_k = int(rrf_k)
         self.blank_queries = 0
+        self._keys = None  # fast path (our DenseSearcher + our Bm25Searcher): integer keys in docid order
+
+    def _key_space(self):
+        """Sorted union of both sides' docids and each side's row -> key map, built once.
+
+        Keys sort like the docids, so fusing integer keys gives the same order (ties by docid) as
+        fusing the docid strings, without string work per query."""
+        if self._keys is None:
+            d_ids = np.asarray(self.dense_searcher.docids, dtype=object).astype(str)
+            s_ids = np.asarray(self.sparse_searcher.docids, dtype=object).astype(str)
+            all_ids = np.unique(np.concatenate([d_ids, s_ids]))
+            self._keys = (all_ids, np.searchsorted(all_ids, d_ids), np.searchsorted(all_ids, s_ids))
+        return self._keys
+
+    def _fast(self) -> bool:
+        return hasattr(self.dense_searcher, "batch_search_arrays") and hasattr(self.sparse_searcher, "search_rows")
 
     # --- first stage --------------------------------------------------------------------
     def _dense_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> Lists:
         ds = self.dense_searcher
+        if self._fast():
+            _, d_key, _ = self._key_space()
+            D, I, _ = ds.batch_search_arrays(queries, k0, threads)
+            return {qid: (d_key[i[i >= 0]], d[i >= 0].astype(np.float64)) for qid, d, i in zip(q_ids, D, I)}
         if hasattr(ds, "batch_search_arrays"):  # ours: skip building hit objects
             D, I, _ = ds.batch_search_arrays(queries, k0, threads)
             out = {}
@@ -60,6 +80,13 @@ class HybridSearcher:
         return {qid: hits_to_arrays(res.get(qid, [])) for qid in q_ids}
 
     def _sparse_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> Lists:
+        if self._fast():
+            _, _, s_key = self._key_space()
+            out = {}
+            for q, qid in zip(queries, q_ids):
+                rows, scores = self.sparse_searcher.search_rows(q, k0)
+                out[qid] = (s_key[rows], scores)
+            return out
         if hasattr(self.sparse_searcher, "batch_search_lists"):  # our Bm25Searcher: arrays directly
             return self.sparse_searcher.batch_search_lists(queries, q_ids, k0, threads)
         res = self.sparse_searcher.batch_search(queries, q_ids, k0, threads)
@@ -76,6 +103,8 @@ class HybridSearcher:
         self.blank_queries += len(queries) - len(live)
         lq, lid = [queries[n] for n in live], [q_ids[n] for n in live]
         empty = (np.empty(0, dtype=str), np.empty(0, dtype=np.float64))
+        if self._fast():
+            empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
         dense = {q: empty for q in q_ids}
         sparse = {q: empty for q in q_ids}
         if lq:
@@ -94,6 +123,8 @@ class HybridSearcher:
             else:
                 ids, scores = fuse_weighted(d_ids, d_scores, s_ids, s_scores, alpha=alpha, k=k,
                                             normalization=normalization, weight_on_dense=weight_on_dense)
+            if ids.dtype.kind in "iu":  # integer keys (fast path): back to docids
+                ids = self._key_space()[0][ids]
             out[qid] = [SearchHit(d, s) for d, s in zip(ids.tolist(), scores.tolist())]
         return out
 
