@@ -13,7 +13,6 @@ Pyserini unchanged, and castorini's checkpoints load here.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 
 from ._backbone import load_backbone
+from tctcb._atomic import swap_dir
 
 __all__ = [
     "TctColBert",
@@ -104,13 +104,7 @@ class TctColBert(nn.Module):
             self.bert.save_pretrained(str(tmp))
             self.tokenizer.save_pretrained(str(tmp))
             _write_vocab_txt(self.tokenizer, tmp)
-            old = None
-            if target.exists():
-                old = target.parent / f".{target.name}.old-{os.getpid()}"
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            swap_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tctcb._atomic import write_text
+
 __all__ = ["TrainingDataError", "TrainingData", "Example", "resolve_topic_set", "mine_bm25_negatives"]
 
 
@@ -154,8 +156,5 @@ def mine_bm25_negatives(collection: str, topics: dict[str, str], depth: int, cac
     run = bm25_run(build_lucene_index(collection), topics, k=depth, remove_query=True)
     ranked = {q: sorted(hits, key=lambda d: -hits[d]) for q, hits in run.items()}
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ranked))
-        tmp.replace(cache)
+        write_text(cache, json.dumps(ranked))
     return ranked

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from tctcb._atomic import write_text
+
 __all__ = ["DevSet", "encode_corpus", "dense_rank", "mine_dense_negatives", "precompute_teacher_scores",
            "read_scores", "write_scores"]
 
@@ -169,10 +171,7 @@ def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str
     run = dense_rank(q, d, qids, docids, depth)
     ranked = {x: list(run[x]) for x in qids}
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ranked))
-        tmp.replace(cache)
+        write_text(cache, json.dumps(ranked))
     return ranked
 
 
