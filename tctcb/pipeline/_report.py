@@ -100,6 +100,10 @@ def plot_effectiveness(rows: list[SystemRow], path: Path, metric: str = "nDCG@10
         ax.scatter([x], [y], s=40)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a log axis overlap
     ax.set_xlabel("query latency, ms per query (encode + search, batch), log scale")
     ax.set_ylabel(metric)
     ax.grid(True, which="both", alpha=0.3)
