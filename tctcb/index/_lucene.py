@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from tctcb._atomic import swap_dir
+
 __all__ = ["IndexingError", "build_lucene_index", "index_lucene", "lucene_index_dir", "count_lucene_docs",
            "bm25_run", "main", "bm25_main"]
 
@@ -109,9 +111,7 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
             )
         if before_rename is not None:
             before_rename(tmp, count)
-        if index_dir.exists():
-            shutil.rmtree(index_dir)
-        os.replace(tmp, index_dir)
+        swap_dir(tmp, index_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return count

