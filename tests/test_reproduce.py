@@ -189,6 +189,10 @@ def test_vars_may_use_builtin_placeholders(tmp_path):
      "scores: {AP: 1}}]\n", "only built-in placeholders"),
     ("name: x\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: '{where}/q', scores: {AP: 1}}]\n",
      "qrels: unknown placeholder"),
+    ("name: x\ntitle: t\nconditions: [{name: off, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n",
+     "is not a string"),
+    ("name: x\ntitle: t\nconditions: [{name: a, ci: sometimes, commands: ['python {run}'], qrels: q, "
+     "scores: {AP: 1}}]\n", "ci: true or false"),
 ])
 def test_schema_errors(tmp_path, body, message):
     path = tmp_path / "x.yaml"
@@ -205,6 +209,14 @@ def test_repository_regressions_load():
     assert {e.metric: e.expected for e in cacm.condition("bm25").scores} == {"MAP": 0.3123, "P@30": 0.1942}
     assert load_regression("dl19-pool").condition("bm25").rel_level == 2
     assert regressions_dir().name == "regressions"
+
+
+def test_ci_flag(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ntitle: t\nconditions: [{name: a, commands: ['python {run}'], qrels: q, scores: {AP: 1}},"
+                    " {name: b, ci: false, commands: ['python {run}'], qrels: q, scores: {AP: 1}}]\n")
+    reg = load_regression(path)
+    assert [c.ci for c in reg.conditions] == [True, False]
 
 
 def test_docs_are_generated_and_not_stale(tmp_path):

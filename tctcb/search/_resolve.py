@@ -163,6 +163,18 @@ def resolve_sparse_index(value: str, build: bool = True) -> tuple[Path, str]:
         raise ResolveError(f"--sparse-index {value}: no such directory")
     from tctcb.data import list_collections
 
+    if value.startswith("splade:") and value[len("splade:"):] in list_collections():
+        from tctcb.search._impact import build_impact_index, splade_model
+
+        name = value[len("splade:"):]
+        if not build:
+            from tctcb.index import lucene_index_dir
+
+            return lucene_index_dir(name, "impact-splade"), "impact"
+        try:
+            return build_impact_index(name, splade_model()), "impact"
+        except FileNotFoundError as e:
+            raise ResolveError(f"--sparse-index {value}: {e}") from None
     if value in list_collections():
         from tctcb.index import build_lucene_index, lucene_index_dir
 
@@ -175,4 +187,5 @@ def resolve_sparse_index(value: str, build: bool = True) -> tuple[Path, str]:
         raise ResolveError(f"--sparse-index {value}: Pyserini prebuilt impact indexes are not supported here; "
                            "build one with tctcb.search.build_impact_index")
     raise ResolveError(f"--sparse-index {value}: no such directory, registered collection "
-                       f"({', '.join(list_collections())}) or Pyserini prebuilt Lucene index")
+                       f"({', '.join(list_collections())}), splade:COLLECTION (SPLADE impact index) "
+                       "or Pyserini prebuilt Lucene index")
