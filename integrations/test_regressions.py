@@ -3,7 +3,7 @@ only place the numbers live). BM25 conditions take a few seconds each once the J
 conditions (training, encoding) take longer.
 
 Conditions marked ``ci: false`` in the YAML (the distillation ablations and out-of-domain runs: tens of
-minutes on a 2-core CPU) are skipped unless ``TCTCB_REGRESSIONS=all``; ``python -m tctcb.reproduce NAME``
+minutes on a 2-core CPU) are skipped unless ``TCTCB_REGRESSIONS_ALL=1``; ``python -m tctcb.reproduce NAME``
 runs them either way. Conditions run in file order, so a condition may use what an earlier one built.
 """
 import os
@@ -12,10 +12,10 @@ import pytest
 
 from tctcb.reproduce import format_result, list_regressions, load_regression, run_condition
 
-ALL = os.environ.get("TCTCB_REGRESSIONS", "") == "all"
+ALL = os.environ.get("TCTCB_REGRESSIONS_ALL", "") == "1"
 CASES = [pytest.param(name, cond.name, id=f"{name}/{cond.name}",
                       marks=() if cond.ci or ALL else pytest.mark.skip(
-                          reason=f"ci: false (run `python -m tctcb.reproduce {name}` or set TCTCB_REGRESSIONS=all)"))
+                          reason=f"ci: false (run `python -m tctcb.reproduce {name}` or set TCTCB_REGRESSIONS_ALL=1)"))
          for name in list_regressions() for cond in load_regression(name).conditions if cond.offline]
 
 

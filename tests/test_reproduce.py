@@ -146,6 +146,27 @@ def test_online_condition_stops_early(regs, tmp_path, capsys):
     assert "msmarco-v1-passage.tct_colbert" in capsys.readouterr().out
 
 
+def test_online_run_stops_after_first_unreachable(regs, tmp_path, capsys, monkeypatch):
+    # offline, --online: the first online condition fails fast with the search CLI's one-line message and
+    # the second is not tried at all (its command is never printed); the offline condition still runs
+    monkeypatch.setenv("TCTCB_OFFLINE", "1")
+    cond = textwrap.dedent("""
+          - name: {name}
+            offline: false
+            commands: ["python -m tctcb.search --topics msmarco-dev --index msmarco-v1-passage.tct_colbert --output {{run}}"]
+            qrels: msmarco-dev
+            scores: {{RR@10: 0.335}}
+    """)
+    (regs / "online2.yaml").write_text("name: online2\ntitle: t\nconditions:\n" + cond.format(name="first")
+                                       + cond.format(name="second"))
+    assert main(["online2", "fake-ok", "--online"]) == 1
+    out = capsys.readouterr()
+    assert "stopping: online2/first could not run" in out.err and "online2/second" in out.err
+    assert "+ " not in out.out  # commands go to the run's stream, not stdout
+    assert [ln.split()[:2] + ln.split()[-1:] for ln in out.out.splitlines() if not ln.startswith("#")] == \
+        [["first", "RR@10", "FAIL"], ["good", "AP", "OK"]]
+
+
 def test_vars_may_use_builtin_placeholders(tmp_path):
     from tctcb.reproduce import expand_commands
 

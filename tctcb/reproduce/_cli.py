@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(r, c) for r, c in plan if c.offline]
     failed = 0
     header = None
-    for reg, cond in plan:
+    stopped = None  # the online condition that could not run; later online ones are not tried
+    for i, (reg, cond) in enumerate(plan):
+        if stopped is not None and not cond.offline:
+            failed += len(cond.scores)
+            continue
         if reg.name != header:
             print(f"# {reg.name}: {reg.title}", flush=True)
             header = reg.name
@@ -84,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         if results and results[0].error:
             print(f"{reg.name}/{cond.name}: {results[0].error}", file=sys.stderr)
         failed += sum(not r.ok for r in results)
+        if not cond.offline and results and results[0].error:
+            # An online condition that could not even run: the rest need the same downloads, so stop trying
+            # them instead of failing each the same way (offline machine, firewall, moved URL).
+            rest = [f"{r.name}/{c.name}" for r, c in plan[i + 1:] if not c.offline]
+            if rest:
+                stopped = cond
+                print(f"stopping: {reg.name}/{cond.name} could not run, so the {len(rest)} remaining online "
+                      f"condition(s) were not tried ({', '.join(rest)}); check the internet connection, or point "
+                      "the commands at local copies (docs/msmarco.md)", file=sys.stderr)
     if failed:
         print(f"{failed} FAIL", file=sys.stderr)
         return 1

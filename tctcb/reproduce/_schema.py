@@ -14,7 +14,7 @@ Schema::
         description: ...             # optional
         offline: true                # optional (default true); false = needs the internet
         ci: true                     # optional (default true); false = too slow for CI's integration tier
-                                     # (runs with `python -m tctcb.reproduce`, or in pytest with TCTCB_REGRESSIONS=all)
+                                     # (runs with `python -m tctcb.reproduce`, or in pytest with TCTCB_REGRESSIONS_ALL=1)
         vars: {...}                  # optional, added to / overriding the file's vars
         commands:                    # run in order, no shell; a leading `python` is this interpreter
           - python -m tctcb.index lucene --collection cacm
