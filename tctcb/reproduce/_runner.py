@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tctcb.reproduce._schema import Condition, Expected, Regression
+from tctcb.reproduce._schema import Condition, Regression
 
 __all__ = ["Result", "condition_paths", "expand_commands", "run_condition", "format_result"]
 
