@@ -252,3 +252,20 @@ def test_docs_are_generated_and_not_stale(tmp_path):
     (out / "cacm-bm25.md").write_text(text.replace("0.3123", "0.3124"))
     (out / "orphan.md").write_text("old\n")
     assert stale_docs(out_dir=out) == ["cacm-bm25", "orphan (no YAML)"]
+
+
+def test_tables_in_pages_filled_from_yaml(regs):
+    from tctcb.reproduce import RegressionError
+    from tctcb.reproduce._docs import fill_tables
+
+    page = ("intro\n<!-- tctcb-table fake conditions=good,too-low,fake-ok/good metrics=AP,RR@10 -->\nold\n"
+            "<!-- /tctcb-table -->\nafter\n")
+    out = fill_tables(page)
+    assert out == ("intro\n<!-- tctcb-table fake conditions=good,too-low,fake-ok/good metrics=AP,RR@10 -->\n"
+                   "| condition | AP | RR@10 |\n|---|---:|---:|\n| good | 0.6667 | 0.7500 |\n| too-low | 0.7000 | – |\n"
+                   "| fake-ok/good | 0.6667 | – |\n<!-- /tctcb-table -->\nafter\n")
+    assert fill_tables(out) == out  # idempotent
+    with pytest.raises(RegressionError, match="no condition 'nope'"):
+        fill_tables("<!-- tctcb-table fake conditions=nope -->\n<!-- /tctcb-table -->")
+    with pytest.raises(RegressionError, match="unknown option"):
+        fill_tables("<!-- tctcb-table fake colour=red -->\n<!-- /tctcb-table -->")

@@ -1,13 +1,26 @@
-"""``docs/regressions/NAME.md``, generated from the regression YAML (never edited by hand)."""
+"""``docs/regressions/NAME.md``, generated from the regression YAML (never edited by hand), and score
+tables inside hand-written pages (README.md, docs/*.md), filled from the YAML between markers::
+
+    <!-- tctcb-table nfcorpus-kd conditions=kd-none,kd-in-batch metrics=nDCG@10,R@100 -->
+    (generated table)
+    <!-- /tctcb-table -->
+
+``conditions=`` and ``metrics=`` are optional (default: all, in YAML order); a condition may be written
+``REGRESSION/CONDITION`` to take it from another regression. ``--write-docs`` refills the tables and
+``--check-docs`` (and a unit test) fails when one is stale, so a page never shows a number the YAML lacks.
+"""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
 from tctcb.reproduce._schema import Condition, Regression, list_regressions, load_regression, regressions_dir
 
-__all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs"]
+__all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs", "fill_tables", "pages_with_tables"]
+
+_TABLE = re.compile(r"(<!-- tctcb-table (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /tctcb-table -->)", re.S)
 
 
 def docs_dir() -> Path:
@@ -72,6 +85,15 @@ def write_docs(directory: str | os.PathLike | None = None, out_dir: str | os.Pat
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
             written.append(path)
+    if out_dir is None:
+        for page in pages_with_tables():
+            old = page.read_text(encoding="utf-8")
+            new = fill_tables(old, directory)
+            if new != old:
+                tmp = page.with_name(f".{page.name}.tmp")
+                tmp.write_text(new, encoding="utf-8")
+                os.replace(tmp, page)
+                written.append(page)
     return written
 
 
@@ -85,4 +107,49 @@ def stale_docs(directory: str | os.PathLike | None = None, out_dir: str | os.Pat
         if not path.is_file() or path.read_text(encoding="utf-8") != render_doc(load_regression(name, directory)):
             stale.append(name)
     stale += sorted(p.stem + " (no YAML)" for p in out.glob("*.md") if p.stem not in names)
+    if out_dir is None:
+        root = Path(__file__).resolve().parents[2]
+        for page in pages_with_tables():
+            text = page.read_text(encoding="utf-8")
+            if fill_tables(text, directory) != text:
+                stale.append(f"{page.relative_to(root)} (tables)")
     return stale
+
+
+def _render_table(spec: str, directory) -> str:
+    from tctcb.reproduce._schema import RegressionError
+
+    words = spec.split()
+    if not words:
+        raise RegressionError("tctcb-table marker without a regression name")
+    reg = load_regression(words[0], directory)
+    opts = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    bad = [w for w in words[1:] if "=" not in w] + sorted(set(opts) - {"conditions", "metrics"})
+    if bad:
+        raise RegressionError(f"tctcb-table {spec!r}: unknown option(s) {bad} (conditions=..., metrics=...)")
+    conds = []
+    for name in (opts["conditions"].split(",") if "conditions" in opts else [c.name for c in reg.conditions]):
+        if "/" in name:
+            other, cname = name.split("/", 1)
+            conds.append((name, load_regression(other, directory).condition(cname)))
+        else:
+            conds.append((name, reg.condition(name)))
+    metrics = opts["metrics"].split(",") if "metrics" in opts else list(
+        dict.fromkeys(e.metric for _, c in conds for e in c.scores))
+    rows = [f"| condition | {' | '.join(metrics)} |", "|---|" + "---:|" * len(metrics)]
+    for label, c in conds:
+        got = {e.metric: e.expected for e in c.scores}
+        rows.append(f"| {label} | " + " | ".join(f"{got[m]:.4f}" if m in got else "–" for m in metrics) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def fill_tables(text: str, directory=None) -> str:
+    """``text`` with every ``tctcb-table`` block refilled from the regression YAML."""
+    return _TABLE.sub(lambda m: m.group(1) + _render_table(m.group("spec"), directory) + m.group(4), text)
+
+
+def pages_with_tables() -> list[Path]:
+    """README.md and docs/*.md of this checkout that hold a ``tctcb-table`` marker."""
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [p for p in pages if p.is_file() and "<!-- tctcb-table " in p.read_text(encoding="utf-8")]
