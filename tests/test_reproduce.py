@@ -269,3 +269,5 @@ def test_tables_in_pages_filled_from_yaml(regs):
         fill_tables("<!-- tctcb-table fake conditions=nope -->\n<!-- /tctcb-table -->")
     with pytest.raises(RegressionError, match="unknown option"):
         fill_tables("<!-- tctcb-table fake colour=red -->\n<!-- /tctcb-table -->")
+    with pytest.raises(RegressionError, match=r"no listed condition has \['nDCG@10'\]"):  # a metric typo
+        fill_tables("<!-- tctcb-table fake conditions=good metrics=AP,nDCG@10 -->\n<!-- /tctcb-table -->")

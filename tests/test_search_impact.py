@@ -135,3 +135,12 @@ def test_impact_cli(tiny_mlm, tmp_path, data_dir, cache_dir, capsys):
     assert "nosuch" in capsys.readouterr().err
     assert main(["impact", "--collection", "adi", "--splade", str(tmp_path / "missing"), "--quiet"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_splade_sparse_index_name_must_be_a_collection(data_dir):
+    from tctcb.search._resolve import ResolveError, resolve_sparse_index
+
+    with pytest.raises(ResolveError, match="'nosuch' is not a registered collection"):
+        resolve_sparse_index("splade:nosuch")
+    path, kind = resolve_sparse_index("splade:adi", build=False)  # where it would be built; nothing is built
+    assert kind == "impact" and path.name == "lucene-impact-splade.adi"

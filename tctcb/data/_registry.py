@@ -239,11 +239,8 @@ def get_qrels(name: str, data_dir: PathLike = None) -> Qrels:
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def verify_files(data_dir: PathLike = None) -> list[tuple[str, str]]:

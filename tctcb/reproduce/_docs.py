@@ -16,6 +16,7 @@ import re
 import shlex
 from pathlib import Path
 
+from tctcb._atomic import write_text
 from tctcb.reproduce._schema import Condition, Regression, list_regressions, load_regression, regressions_dir
 
 __all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs", "fill_tables", "pages_with_tables"]
@@ -81,19 +82,13 @@ def write_docs(directory: str | os.PathLike | None = None, out_dir: str | os.Pat
         path = out / f"{name}.md"
         text = render_doc(load_regression(name, directory))
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-            written.append(path)
+            written.append(write_text(path, text))
     if out_dir is None:
         for page in pages_with_tables():
             old = page.read_text(encoding="utf-8")
             new = fill_tables(old, directory)
             if new != old:
-                tmp = page.with_name(f".{page.name}.tmp")
-                tmp.write_text(new, encoding="utf-8")
-                os.replace(tmp, page)
-                written.append(page)
+                written.append(write_text(page, new))
     return written
 
 
@@ -134,8 +129,11 @@ def _render_table(spec: str, directory) -> str:
             conds.append((name, load_regression(other, directory).condition(cname)))
         else:
             conds.append((name, reg.condition(name)))
-    metrics = opts["metrics"].split(",") if "metrics" in opts else list(
-        dict.fromkeys(e.metric for _, c in conds for e in c.scores))
+    have = list(dict.fromkeys(e.metric for _, c in conds for e in c.scores))
+    metrics = opts["metrics"].split(",") if "metrics" in opts else have
+    unknown = [m for m in metrics if m not in have]
+    if unknown:
+        raise RegressionError(f"tctcb-table {spec!r}: no listed condition has {unknown} (they have {have})")
     rows = [f"| condition | {' | '.join(metrics)} |", "|---|" + "---:|" * len(metrics)]
     for label, c in conds:
         got = {e.metric: e.expected for e in c.scores}

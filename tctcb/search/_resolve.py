@@ -163,10 +163,13 @@ def resolve_sparse_index(value: str, build: bool = True) -> tuple[Path, str]:
         raise ResolveError(f"--sparse-index {value}: no such directory")
     from tctcb.data import list_collections
 
-    if value.startswith("splade:") and value[len("splade:"):] in list_collections():
+    if value.startswith("splade:"):
         from tctcb.search._impact import build_impact_index, splade_model
 
         name = value[len("splade:"):]
+        if name not in list_collections():
+            raise ResolveError(f"--sparse-index {value}: {name!r} is not a registered collection "
+                               f"({', '.join(list_collections())})")
         if not build:
             from tctcb.index import lucene_index_dir
 
