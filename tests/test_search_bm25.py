@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tctcb.search._bm25 import adjust_ties
+from tctcb.search._bm25 import adjust_ties, adjust_ties_reference
 
 
 def test_adjust_ties_rule():
@@ -14,6 +14,33 @@ def test_adjust_ties_rule():
     # three-way tie: 1e-6, 2e-6 below
     out = adjust_ties([5.0, 5.0, 5.0])
     np.testing.assert_allclose(out, [5.0, 5.0 - 1e-6, 5.0 - 2e-6], rtol=0, atol=5e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_adjust_ties_vectorised_equals_one_pass(seed):
+    # score lists sorted descending with tie runs of every length, near-ties closer than the 1e-4
+    # threshold, and runs long enough (> 100) that the accumulated 1e-6 steps cross the threshold
+    rng = np.random.default_rng(seed)
+    levels = np.sort(rng.uniform(1, 30, size=60))[::-1]
+    runs = rng.choice([1, 1, 2, 3, 7, 40, 150], size=len(levels))
+    scores = np.repeat(levels, runs).astype(np.float32)
+    scores += rng.choice([0, 0, 0, 3e-5, -4e-5], size=len(scores)).astype(np.float32)
+    scores = np.sort(scores)[::-1]
+    want = adjust_ties_reference(scores)
+    for rounds in (4, 1, 0):  # 0 rounds: straight to the one-pass loop
+        got = adjust_ties(scores, max_rounds=rounds)
+        assert got.dtype == np.float32
+        assert got.tobytes() == want.tobytes()
+
+
+def test_adjust_ties_long_run_reaches_the_next_score():
+    # after 150 ties the adjusted score (5.0 - 1.49e-4) is within 1e-4 of the next, lower score,
+    # which therefore continues the run although it differs from 5.0 by more than the threshold
+    scores = np.array([5.0] * 150 + [4.9998, 4.9996, 3.0], dtype=np.float32)
+    want = adjust_ties_reference(scores)
+    assert want[150] < np.float32(4.9998)  # the run went on
+    for rounds in (4, 2, 1):
+        assert adjust_ties(scores, max_rounds=rounds).tobytes() == want.tobytes()
 
 
 @pytest.fixture(scope="module")

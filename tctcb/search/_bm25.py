@@ -23,28 +23,60 @@ __all__ = ["Bm25Searcher", "adjust_ties"]
 _F = np.float32
 
 
-def adjust_ties(scores: Sequence[float]) -> np.ndarray:
+def _round_scores(scores: Sequence[float]) -> np.ndarray:
+    # Anserini 1.x: scores rounded in double precision, (float) (Math.round(score * 1e4) / 1e4)
+    # (Math.round(double) = floor(x + 0.5)); checked against Pyserini on NFCorpus, where 1.53195f
+    # becomes 1.5319 (float arithmetic would give 1.532).
+    s = np.asarray(scores, dtype=_F).reshape(-1)
+    return (np.floor(s.astype(np.float64) * 1e4 + 0.5) / 1e4).astype(_F)
+
+
+_THR = _F(1e-4)
+_EPS = _F(1e-6)
+
+
+def adjust_ties_reference(scores: Sequence[float]) -> np.ndarray:
+    """:func:`adjust_ties` as Anserini writes it: one pass, a document at a time (the test oracle)."""
+    out = _round_scores(scores)
+    dup = 0
+    for i in range(1, len(out)):
+        if _F(out[i - 1] - out[i]) > _THR:  # out[i - 1] already adjusted, out[i] still rounded
+            dup = 0
+        else:
+            dup += 1
+            out[i] = _F(out[i] - _F(_EPS * _F(dup)))
+    return out
+
+
+def adjust_ties(scores: Sequence[float], max_rounds: int = 4) -> np.ndarray:
     """Anserini's ScoreTiesAdjusterReranker on a score-sorted list (Java's float/double arithmetic).
+
+    Vectorised: guess where the tie runs restart, compute the whole list from the guess, and check
+    the guess against the list it produced.  A guess that reproduces itself at every position is
+    the sequential result (by induction over positions); otherwise the new restarts are the next
+    guess, and after ``max_rounds`` the one-pass loop decides.
 
     >>> adjust_ties([23.439316, 22.087432, 22.087432, 21.602508]).tolist()  # doctest: +ELLIPSIS
     [23.43..., 22.087..., 22.087..., 21.60...]
     """
-    s = np.asarray(scores, dtype=_F)
-    # Anserini 1.x: scores rounded in double precision, (float) (Math.round(score * 1e4) / 1e4)
-    # (Math.round(double) = floor(x + 0.5)); checked against Pyserini on NFCorpus, where 1.53195f
-    # becomes 1.5319 (float arithmetic would give 1.532).
-    rounded = (np.floor(s.astype(np.float64) * 1e4 + 0.5) / 1e4).astype(_F)
-    out = rounded.copy()
-    dup = 0
-    thr = _F(1e-4)
-    eps = _F(1e-6)
-    for i in range(1, len(out)):
-        if _F(out[i - 1] - out[i]) > thr:
-            dup = 0
-        else:
-            dup += 1
-            out[i] = _F(out[i] - _F(eps * _F(dup)))
-    return out
+    r = _round_scores(scores)
+    n = len(r)
+    if n < 2:
+        return r
+    pos = np.arange(n)
+    restart = np.empty(n, dtype=bool)
+    restart[0] = True
+    restart[1:] = (r[:-1] - r[1:]) > _THR
+    for _ in range(max_rounds):
+        dup = (pos - np.maximum.accumulate(np.where(restart, pos, 0))).astype(_F)
+        out = np.where(restart, r, r - _EPS * dup)
+        again = np.empty(n, dtype=bool)
+        again[0] = True
+        again[1:] = (out[:-1] - r[1:]) > _THR
+        if np.array_equal(again, restart):
+            return out
+        restart = again
+    return adjust_ties_reference(scores)
 
 
 class Bm25Searcher:

@@ -87,7 +87,7 @@ class DenseSearcher:
     device : ``"cpu"`` or ``"cuda[:N]"``; decides the default backend.
     backend : ``"faiss"`` or ``"torch"`` (exact search in torch); default torch on CUDA, else faiss.
     ef_search : HNSW search depth (only for HNSW indexes).
-    batch_size : queries per ``encode_batch`` call.
+    batch_size : queries per ``encode_batch`` call (encoders with ``plans_batches`` get all at once).
     """
 
     def __init__(self, index_dir, query_encoder, *, device: str = "cpu", backend: str | None = None,
@@ -156,8 +156,10 @@ class DenseSearcher:
             return np.zeros((0, self.dimension), dtype=np.float32)
         enc = self.query_encoder
         if hasattr(enc, "encode_batch"):
-            parts = [np.asarray(enc.encode_batch(list(queries[i:i + self.batch_size])))
-                     for i in range(0, len(queries), self.batch_size)]
+            # our encoders sort by length and batch by budget themselves: give them every query at once
+            step = len(queries) if getattr(enc, "plans_batches", False) else self.batch_size
+            parts = [np.asarray(enc.encode_batch(list(queries[i:i + step])))
+                     for i in range(0, len(queries), step)]
             parts = [p.reshape(-1, p.shape[-1]) for p in parts]
         else:
             parts = [np.asarray(enc.encode(q)).reshape(1, -1) for q in queries]
