@@ -105,6 +105,14 @@ def start() -> None:
         # (not get_classpath(): it imports jnius, which would start the VM too early)
         if jar not in (jnius_config.classpath or []):
             jnius_config.add_classpath(jar)
+        # A native crash in the process (the JVM's signal handler catches it for every library, torch
+        # included) writes its report to the cache, not to whatever folder the user ran from.
+        if not any(str(o).startswith("-XX:ErrorFile=") for o in (jnius_config.options or [])):
+            from tctcb.data import cache_dir
+
+            logs = cache_dir() / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            jnius_config.add_options(f"-XX:ErrorFile={logs}/hs_err_pid%p.log")
     import jnius  # noqa: F401  (starts the JVM)
 
     _started = True

@@ -65,6 +65,9 @@ SCRIPT = textwrap.dedent(r"""
         runpy.run_module("pyserini.eval.trec_eval", run_name="__main__")
     out["trec_eval"] = buf.getvalue()
     out["java"] = shutil.which("java")
+    import jnius
+    args = jnius.autoclass("java.lang.management.ManagementFactory").getRuntimeMXBean().getInputArguments()
+    out["jvm_args"] = [str(a) for a in args.toArray()]
     print("RESULT " + json.dumps(out))
 """)
 
@@ -94,6 +97,9 @@ def test_lucene_and_trec_eval_through_tctcb_java(tmp_path):
     assert out["empty"] != "accepted"
     assert out["run"]["q2"] == ["d2"]
     assert out["java"].startswith(str(java_home()))
+    # a native crash report goes to the cache's logs folder, not the working directory
+    assert f"-XX:ErrorFile={tmp_path / 'cache' / 'logs'}/hs_err_pid%p.log" in out["jvm_args"]
+    assert (tmp_path / "cache" / "logs").is_dir()
 
     # trec_eval (Java) and ir_measures agree on the same files.
     measured = {}
