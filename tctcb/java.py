@@ -111,8 +111,12 @@ def start() -> None:
             from tctcb.data import cache_dir
 
             logs = cache_dir() / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            jnius_config.add_options(f"-XX:ErrorFile={logs}/hs_err_pid%p.log")
+            try:
+                logs.mkdir(parents=True, exist_ok=True)
+            except OSError:  # an unwritable cache must not stop Lucene: the JVM's default place then
+                pass
+            else:
+                jnius_config.add_options(f"-XX:ErrorFile={logs}/hs_err_pid%p.log")
     import jnius  # noqa: F401  (starts the JVM)
 
     _started = True

@@ -45,7 +45,8 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Per-batch budgets.  On CPU small batches are faster per token (activations stay in cache): on
 # this project's 2-core CPU, 300 NFCorpus passages took 8% less time at 2,048 tokens per batch than
 # at 8,192; the 323 NFCorpus test queries (7 tokens on average), sorted together, took 1.7 s in
-# batches of at most 32 rows, 2.5 s at 128 and 4.1 s unbounded (one torch thread, under load).  On a GPU large batches fill the device.
+# batches of at most 32 rows, 2.5 s at 128 and 4.1 s unbounded (one torch thread, under load).
+# On a GPU large batches fill the device.
 _DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 262144}
 _DEFAULT_MAX_BATCH = {"cpu": 32, "cuda": 4096}
 
