@@ -40,3 +40,60 @@ def test_unknown_split(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
 def test_resume_auto_without_checkpoint(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--resume", "auto")) == 2
     assert "no checkpoint in" in capsys.readouterr().err
+
+
+def test_mine_with_checked_before_work(tmp_path, tiny_dir, capsys):
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--negatives", "bm25", "--mine-with", str(tiny_dir))) == 2
+    assert "--mine-with applies to --negatives dense, not --negatives bm25" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--negatives", "dense",
+                         "--mine-with", str(tmp_path / "empty"))) == 2
+    assert "not a model checkpoint folder (no config.json there)" in capsys.readouterr().err
+
+
+def test_dense_negatives_mined_by_a_tct_student(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
+    """TCT-ColBERT v2's recipe: an earlier student's own ranking supplies the hard negatives.  The mined
+    lists must be that student's TCT scores (as the training code computes them), not sentence-transformers'."""
+    import json
+
+    import torch
+
+    from tctcb.data import get_collection, get_topics
+    from tctcb.models import TctColBert
+
+    student = TctColBert.from_pretrained(tiny_dir).save_pretrained(tmp_path / "student")
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--negatives", "dense", "--negative-depth", "5",
+                         "--mine-with", str(student))) == 0
+    err = capsys.readouterr().err
+    assert f"mining dense negatives with {student} (TCT-ColBERT encoding), top 5" in err
+    [cache] = (cache_dir / "train").glob("negatives-adi-dense-5-student-*.json")
+    ranked = json.loads(cache.read_text())
+    corpus = {d.docid: d.contents for d in get_collection("adi").docs()}
+    topics = get_topics("adi")
+    model = TctColBert.from_pretrained(student).eval()
+    docids = list(corpus)
+    with torch.no_grad():
+        d = model.encode_passage([corpus[x] for x in docids])
+        for qid in list(topics)[:5]:
+            s = (d @ model.encode_query([topics[qid]])[0]).tolist()
+            expected = [docids[i] for i in sorted(range(len(docids)), key=lambda i: -s[i])[:5]]
+            assert ranked[qid][:3] == expected[:3], qid
+    # the same folder retrained (new weights) is a new cache key: stale negatives are never reused
+    from tctcb.train._cli import _model_tag
+
+    tag = _model_tag(student, "tct")
+    TctColBert.from_pretrained(make_tiny_bert(tmp_path / "other", hidden=32, layers=1, seed=5)).save_pretrained(student)
+    assert _model_tag(student, "tct") != tag
+
+
+def test_resume_accepts_checkpoints_from_before_a_new_setting():
+    from dataclasses import asdict
+
+    from tctcb.train import DistillConfig
+    from tctcb.train._config import field_defaults, settings_diff
+
+    cfg = asdict(DistillConfig(collection="adi", output_dir="x"))
+    old = {k: v for k, v in cfg.items() if k != "mine_with"}  # a checkpoint written before --mine-with existed
+    assert settings_diff(old, cfg, field_defaults(DistillConfig)) == []
+    assert settings_diff({**cfg, "mine_with": "a"}, cfg, field_defaults(DistillConfig)) == [
+        "  mine_with: 'a' (checkpoint) vs '' (now)"]

@@ -18,6 +18,11 @@ def _check(cfg: TrainConfig) -> None:
         bad.append("--batch-size and --max-steps must be >= 1")
     if cfg.negatives != "in-batch" and cfg.num_negatives < 1:
         bad.append(f"--negatives {cfg.negatives} needs --num-negatives >= 1")
+    if cfg.mine_with:
+        if cfg.negatives != "dense":
+            bad.append(f"--mine-with applies to --negatives dense, not --negatives {cfg.negatives}")
+        elif not (Path(cfg.mine_with) / "config.json").is_file():
+            bad.append(f"--mine-with {cfg.mine_with}: not a model checkpoint folder (no config.json there)")
     if isinstance(cfg, DistillConfig):
         if cfg.kd == "pairwise" and cfg.negatives == "in-batch":
             bad.append("--kd pairwise scores each query's own positive and hard negatives: it needs --negatives bm25|dense")
@@ -34,6 +39,32 @@ def _check(cfg: TrainConfig) -> None:
         raise TrainingError("; ".join(bad))
 
 
+def _miner(cfg: TrainConfig) -> tuple[Path, str]:
+    """(model folder, pooling) that mines dense negatives: ``--mine-with`` (sentence-transformers form if the
+    folder has ``modules.json``, else a TCT-ColBERT checkpoint), or the backbone in sentence-transformers form."""
+    if not cfg.mine_with:
+        from tctcb.models import default_backbone_dir
+
+        return (Path(cfg.backbone) if cfg.backbone else default_backbone_dir()), "st"
+    from tctcb.search._resolve import query_encoder_pooling
+
+    path = Path(cfg.mine_with)
+    return path, query_encoder_pooling(path, None, None)
+
+
+def _model_tag(path: Path, pooling: str) -> str:
+    """Short key of a model folder for the negatives cache: its path, pooling and weight files' times and sizes
+    (a student retrained into the same folder gets a new key)."""
+    import hashlib
+
+    parts = [str(path.resolve()), pooling]
+    if pooling == "tct":
+        for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
+
+
 def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
     if cfg.negatives == "in-batch":
         return
@@ -44,17 +75,14 @@ def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
         cache = cache_dir() / "train" / f"negatives-{key}.json"
         ranked = mine_bm25_negatives(cfg.collection, {q: data.topics[q] for q in data.qids}, cfg.negative_depth, cache, log)
     else:
-        from tctcb.models import default_backbone_dir
         from tctcb.train._retrieval import mine_dense_negatives
 
-        bb = Path(cfg.backbone) if cfg.backbone else default_backbone_dir()
-        import hashlib
-
-        tag = hashlib.sha1(str(bb.resolve()).encode()).hexdigest()[:8]
-        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}-{tag}.json"
-        log(f"mining dense negatives with {bb} (sentence-transformers pooling), top {cfg.negative_depth}")
+        bb, pooling = _miner(cfg)
+        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}-{_model_tag(bb, pooling)}.json"
+        how = "TCT-ColBERT encoding" if pooling == "tct" else "sentence-transformers pooling"
+        log(f"mining dense negatives with {bb} ({how}), top {cfg.negative_depth}")
         ranked = mine_dense_negatives(bb, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
-                                      cache, cfg.quiet)
+                                      cache, cfg.quiet, pooling=pooling)
     counts = data.set_negatives(ranked)
     log(f"hard negatives ({cfg.negatives}): {counts}")
 

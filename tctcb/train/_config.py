@@ -5,7 +5,7 @@ import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 __all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "build_parser", "config_from_args", "settings_diff",
-           "IGNORED_ON_RESUME"]
+           "field_defaults", "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
 IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
@@ -31,6 +31,9 @@ class TrainConfig:
     negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
                         "or by the initial model's own dense retrieval; judged-relevant docs are never negatives",
                         choices=["in-batch", "bm25", "dense"])
+    mine_with: str = _f("", "with --negatives dense: the model whose dense retrieval mines them -- a TCT-ColBERT "
+                        "student checkpoint (TCT-ColBERT v2: negatives from an earlier student's own ranking) or a "
+                        "sentence-transformers folder (default: the backbone in sentence-transformers form)")
     num_negatives: int = _f(1, "hard negatives per query when --negatives is bm25 or dense")
     negative_depth: int = _f(100, "mine hard negatives from this many top-ranked documents")
     min_relevance: int = _f(1, "qrels grade that makes a document a positive")
@@ -119,11 +122,18 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
     return cls(**{f.name: getattr(ns, f.name) for f in fields(cls) if f.name != "command"})
 
 
-def settings_diff(saved: dict, current: dict) -> list[str]:
-    """Lines ``name: saved -> current`` for every setting that changes what is learned."""
+def settings_diff(saved: dict, current: dict, defaults: dict | None = None) -> list[str]:
+    """Lines ``name: saved -> current`` for every setting that changes what is learned.  A setting absent from
+    ``saved`` (a checkpoint from before it existed) counts as its value in ``defaults``, if given."""
+    saved = {**(defaults or {}), **saved}
     keys = sorted((set(saved) | set(current)) - IGNORED_ON_RESUME)
     return [f"  {k}: {saved.get(k, '<absent>')!r} (checkpoint) vs {current.get(k, '<absent>')!r} (now)"
             for k in keys if saved.get(k, "<absent>") != current.get(k, "<absent>")]
+
+
+def field_defaults(cls) -> dict:
+    """``{name: default}`` for the fields of a config class that have one."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 def as_dict(cfg: TrainConfig) -> dict:

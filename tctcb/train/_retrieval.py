@@ -154,20 +154,39 @@ def _st_encode(model, tokenizer, texts: list[str], max_length: int) -> torch.Ten
 
 
 def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str], depth: int,
-                         cache: Path | None = None, quiet: bool = True, max_length: int = 256) -> dict[str, list[str]]:
-    """Top-``depth`` docs per query by the backbone in sentence-transformers form (mean pooling, cosine) --
-    the strongest zero-shot dense ranker available offline.  Cached as JSON."""
+                         cache: Path | None = None, quiet: bool = True, max_length: int = 256,
+                         pooling: str = "st") -> dict[str, list[str]]:
+    """Top-``depth`` docs per query by a dense model's own ranking, cached as JSON.
+
+    ``pooling="st"``: ``backbone`` in sentence-transformers form (mean pooling, cosine) -- the strongest
+    zero-shot dense ranker available offline.  ``pooling="tct"``: ``backbone`` is a TCT-ColBERT student
+    checkpoint, encoding exactly as ``python -m tctcb.encode`` / ``tctcb.search`` do (TCT-ColBERT v2 mines
+    its hard negatives with an earlier student this way)."""
     if cache is not None and cache.is_file():
         return json.loads(cache.read_text())
-    from tctcb.models import load_backbone
+    docids, qids = list(corpus), list(topics)
+    if pooling == "tct":
+        import numpy as np
 
-    model, tok = load_backbone(backbone or None)
-    model.eval()
-    docids = list(corpus)
-    d = encode_corpus(lambda t: _st_encode(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
-                      "mining corpus")
-    qids = list(topics)
-    q = encode_corpus(lambda t: _st_encode(model, tok, t, 64), [topics[x] for x in qids], 64, quiet, "mining queries")
+        from tctcb.encode import load_document_encoder, load_query_encoder
+
+        denc = load_document_encoder(backbone, "tct")
+        chunk = 1024
+        starts = range(0, len(docids), chunk)
+        d = torch.from_numpy(np.concatenate([denc.encode([corpus[x] for x in docids[s:s + chunk]])
+                                             for s in _progress(starts, len(starts), "mining corpus", quiet)]))
+        q = torch.from_numpy(load_query_encoder(backbone, "tct").encode_batch([topics[x] for x in qids]))
+    elif pooling == "st":
+        from tctcb.models import load_backbone
+
+        model, tok = load_backbone(backbone or None)
+        model.eval()
+        d = encode_corpus(lambda t: _st_encode(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
+                          "mining corpus")
+        q = encode_corpus(lambda t: _st_encode(model, tok, t, 64), [topics[x] for x in qids], 64, quiet,
+                          "mining queries")
+    else:
+        raise ValueError(f"pooling must be 'st' or 'tct', got {pooling!r}")
     run = dense_rank(q, d, qids, docids, depth)
     ranked = {x: list(run[x]) for x in qids}
     if cache is not None:

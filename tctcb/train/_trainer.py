@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, settings_diff
+from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, field_defaults, settings_diff
 from tctcb.train._data import TrainingData
 from tctcb.train._distributed import barrier, is_main, rank_and_world, sum_gradients
 from tctcb.train._steps import student_step_loss, teacher_step_loss
@@ -122,7 +122,7 @@ class Trainer:
         if not state_file.is_file():
             raise TrainingError(f"--resume {ckpt}: not a training checkpoint (no state.json)")
         state = json.loads(state_file.read_text())
-        diff = settings_diff(state["settings"], asdict(self.cfg))
+        diff = settings_diff(state["settings"], asdict(self.cfg), field_defaults(type(self.cfg)))
         if diff:
             raise TrainingError(f"--resume {ckpt}: the checkpoint was made with different settings; refusing:\n"
                                 + "\n".join(diff))
