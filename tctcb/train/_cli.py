@@ -23,6 +23,9 @@ def _check(cfg: TrainConfig) -> None:
             bad.append(f"--mine-with applies to --negatives dense, not --negatives {cfg.negatives}")
         elif not (Path(cfg.mine_with) / "config.json").is_file():
             bad.append(f"--mine-with {cfg.mine_with}: not a model checkpoint folder (no config.json there)")
+        elif (Path(cfg.mine_with) / "tctcb_colbert.json").is_file():
+            bad.append(f"--mine-with {cfg.mine_with}: a ColBERT teacher checkpoint; mining needs a single-vector "
+                       "model (a TCT-ColBERT student or a sentence-transformers folder)")
     if isinstance(cfg, DistillConfig):
         if cfg.kd == "pairwise" and cfg.negatives == "in-batch":
             bad.append("--kd pairwise scores each query's own positive and hard negatives: it needs --negatives bm25|dense")
