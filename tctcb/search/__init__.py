@@ -6,12 +6,12 @@ Importing this package starts no JVM and loads no model.
 from importlib import import_module
 
 from tctcb.search._dense import DenseSearcher
-from tctcb.search._fusion import fuse_rrf, fuse_weighted
+from tctcb.search._fusion import fuse_lists, fuse_rrf, fuse_weighted
 from tctcb.search._hits import SearchError, SearchHit
 from tctcb.search._hybrid import HybridSearcher
 
 __all__ = [
-    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf",
+    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists",
     "Bm25Searcher", "MaxSimReranker", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
     "splade_from_wheel", "splade_model", "tune_alpha", "main",
 ]

@@ -9,7 +9,9 @@ missing from one list takes that list's minimum score, and the fused score is
 
 optionally after min-max-centring each side, ``(s - (min + max) / 2) / (max - min)``.
 ``fuse_rrf`` is reciprocal-rank fusion (Cormack et al., SIGIR 2009): ``sum 1 / (rrf_k + rank)``
-over the lists a document appears in, rank counted from 1.
+over the lists a document appears in, rank counted from 1.  ``fuse_lists`` fuses any number of
+lists either way, each with its own weight (``python -m tctcb.fuse`` over run files); with two
+lists ``[dense, sparse]`` and weights ``[1, alpha]`` it equals ``fuse_weighted`` / ``fuse_rrf``.
 
 Rules where Pyserini is undefined or arbitrary (documented here, tested in tests/test_fusion.py):
 
@@ -35,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["fuse_weighted", "fuse_rrf", "rank_order"]
+__all__ = ["fuse_weighted", "fuse_rrf", "fuse_lists", "rank_order"]
 
 
 def _as_arrays(ids: Sequence[str], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,5 +136,53 @@ def fuse_rrf(
         contrib = np.zeros(len(union), dtype=np.float64)
         np.maximum.at(contrib, pos[order], 1.0 / (rrf_k + np.arange(1, len(order) + 1)))
         fused += contrib
+    order = rank_order(union, fused, k)
+    return union[order], fused[order]
+
+
+def fuse_lists(
+    lists: Sequence[tuple[Sequence[str], Sequence[float]]],
+    *,
+    method: str = "rrf",
+    weights: Sequence[float] | None = None,
+    k: int = 10,
+    rrf_k: int = 60,
+    normalization: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse one query's ranked lists ``[(docids, scores), ...]``; returns the top ``k``.
+
+    ``method="weighted"``: ``sum_i weights[i] * score_i`` over the union of the lists, a document
+    missing from list ``i`` taking that list's minimum (optionally min-max-centred per list, the
+    same rules as :func:`fuse_weighted`).  ``method="rrf"``: ``sum_i weights[i] / (rrf_k + rank_i)``
+    over the lists the document appears in.  ``weights`` default to 1 each.
+
+    >>> ids, _ = fuse_lists([(["a", "b"], [0.9, 0.8]), (["b", "c"], [12.0, 10.0]), (["c"], [1.0])], k=3)
+    >>> ids.tolist()
+    ['b', 'c', 'a']
+    """
+    if method not in ("weighted", "rrf"):
+        raise ValueError(f"unknown fusion method {method!r} (use 'weighted' or 'rrf')")
+    if not lists:
+        raise ValueError("nothing to fuse: no lists given")
+    if weights is None:
+        weights = [1.0] * len(lists)
+    if len(weights) != len(lists):
+        raise ValueError(f"{len(weights)} weights for {len(lists)} lists")
+    arrays = [_as_arrays(ids, scores) for ids, scores in lists]
+    if not any(len(ids) for ids, _ in arrays):
+        return np.empty(0, dtype=str), np.empty(0, dtype=np.float64)
+    union, inverse = np.unique(np.concatenate([ids for ids, _ in arrays]), return_inverse=True)
+    fused = np.zeros(len(union), dtype=np.float64)
+    start = 0
+    for (ids, scores), weight in zip(arrays, weights):
+        pos = inverse[start:start + len(ids)]
+        start += len(ids)
+        if method == "weighted":
+            fused += float(weight) * _side(scores, pos, len(union), normalization)
+        elif len(pos):
+            order = np.lexsort((union[pos], -scores))
+            contrib = np.zeros(len(union), dtype=np.float64)
+            np.maximum.at(contrib, pos[order], 1.0 / (rrf_k + np.arange(1, len(order) + 1)))
+            fused += float(weight) * contrib
     order = rank_order(union, fused, k)
     return union[order], fused[order]
