@@ -29,22 +29,58 @@ def test_three_way_weighted_missing_takes_list_minimum():
     assert ids.tolist() == ["b", "a", "c", "d"]
 
 
-@pytest.mark.parametrize("normalization", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0, 2.5])
-def test_two_lists_equal_the_two_way_hybrid(normalization, alpha):
+def _reference(lists, weights, method, normalization, rrf_k=60):
+    """Plain-Python statement of the rules, document by document."""
+    union = sorted({d for ids, _ in lists for d in ids})
+    fused = dict.fromkeys(union, 0.0)
+    for (ids, scores), w in zip(lists, weights):
+        own = dict(zip(ids, scores))
+        if method == "rrf":
+            ranked = sorted(own, key=lambda d: (-own[d], d))
+            for rank, d in enumerate(ranked, 1):
+                fused[d] += w * (1.0 / (rrf_k + rank))
+            continue
+        lo, hi = (min(own.values()), max(own.values())) if own else (0.0, 1.0)
+        for d in union:
+            s = own.get(d, lo)
+            if normalization:
+                s = (s - (lo + hi) / 2) / (hi - lo) if hi > lo else 0.0
+            fused[d] += w * s
+    return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
+
+
+@pytest.mark.parametrize("method, normalization", [("weighted", False), ("weighted", True), ("rrf", False)])
+def test_n_lists_match_the_rules_written_out(method, normalization):
     rng = np.random.default_rng(7)
-    for _ in range(20):
-        d_ids = rng.choice(40, size=rng.integers(0, 15), replace=False).astype(str)
-        s_ids = rng.choice(40, size=rng.integers(0, 15), replace=False).astype(str)
-        d_sc, s_sc = rng.normal(size=len(d_ids)), rng.normal(size=len(s_ids)) * 10
-        want = fuse_weighted(d_ids, d_sc, s_ids, s_sc, alpha=alpha, k=12, normalization=normalization)
-        got = fuse_lists([(d_ids, d_sc), (s_ids, s_sc)], method="weighted", weights=[1.0, alpha], k=12,
-                         normalization=normalization)
-        assert got[0].tolist() == want[0].tolist()
-        assert got[1].tolist() == want[1].tolist()  # bit-identical
-        want = fuse_rrf(d_ids, d_sc, s_ids, s_sc, k=12, rrf_k=60)
-        got = fuse_lists([(d_ids, d_sc), (s_ids, s_sc)], method="rrf", k=12, rrf_k=60)
-        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    for _ in range(30):
+        n = int(rng.integers(2, 5))
+        lists = []
+        for _ in range(n):
+            ids = rng.choice(40, size=rng.integers(0, 15), replace=False).astype(str).tolist()
+            lists.append((ids, (rng.normal(size=len(ids)) * rng.uniform(0.1, 10)).tolist()))
+        weights = rng.uniform(0, 2, size=n).tolist()
+        ids, scores = fuse_lists(lists, method=method, weights=weights, k=12, normalization=normalization)
+        want = _reference(lists, weights, method, normalization)[:12]
+        np.testing.assert_allclose(scores, [s for _, s in want], rtol=1e-12, atol=1e-12)
+        assert ids.tolist() == [d for d, _ in want]
+
+
+def test_two_way_functions_are_the_two_list_case():
+    d_ids, d_sc, s_ids, s_sc = ["a", "b", "x"], [0.9, 0.8, 0.1], ["b", "c"], [12.0, 10.0]
+    for alpha in (0.0, 0.3, 2.5):
+        for norm in (False, True):
+            want = _reference([(d_ids, d_sc), (s_ids, s_sc)], [1.0, alpha], "weighted", norm)
+            ids, scores = fuse_weighted(d_ids, d_sc, s_ids, s_sc, alpha=alpha, k=10, normalization=norm)
+            assert ids.tolist() == [d for d, _ in want]
+            np.testing.assert_allclose(scores, [s for _, s in want])
+            want = _reference([(d_ids, d_sc), (s_ids, s_sc)], [alpha, 1.0], "weighted", norm)
+            ids, scores = fuse_weighted(d_ids, d_sc, s_ids, s_sc, alpha=alpha, k=10, normalization=norm,
+                                        weight_on_dense=True)
+            assert ids.tolist() == [d for d, _ in want]
+    want = _reference([(d_ids, d_sc), (s_ids, s_sc)], [1.0, 1.0], "rrf", False)
+    ids, scores = fuse_rrf(d_ids, d_sc, s_ids, s_sc, k=10)
+    assert ids.tolist() == [d for d, _ in want]
+    np.testing.assert_allclose(scores, [s for _, s in want])
 
 
 def test_fuse_lists_bad_arguments():
@@ -94,6 +130,7 @@ def test_cli_fuses_trec_and_msmarco_runs(tmp_path, capsys):
     (["--weights", "1"], "--weights: 1 weights for 2 runs"),
     (["--normalization"], "--normalization applies to --method weighted only"),
     (["--depth", "0"], "--depth must be >= 1"),
+    (["--rrf-k", "-1"], "--rrf-k must be >= 0, got -1"),
 ])
 def test_cli_bad_arguments(tmp_path, capsys, extra, message):
     a = _write(tmp_path / "a.trec", ["q1 Q0 d1 1 2.0 x"])

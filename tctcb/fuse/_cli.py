@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("depth", "hits"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+        if args.rrf_k < 0:
+            raise ValueError(f"--rrf-k must be >= 0, got {args.rrf_k}")
         runs = [read_run(path) for path in args.runs]
         fused = fuse_runs(runs, method=args.method, weights=args.weights, depth=args.depth, hits=args.hits,
                           rrf_k=args.rrf_k, normalization=args.normalization)

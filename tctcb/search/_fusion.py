@@ -9,9 +9,10 @@ missing from one list takes that list's minimum score, and the fused score is
 
 optionally after min-max-centring each side, ``(s - (min + max) / 2) / (max - min)``.
 ``fuse_rrf`` is reciprocal-rank fusion (Cormack et al., SIGIR 2009): ``sum 1 / (rrf_k + rank)``
-over the lists a document appears in, rank counted from 1.  ``fuse_lists`` fuses any number of
-lists either way, each with its own weight (``python -m tctcb.fuse`` over run files); with two
-lists ``[dense, sparse]`` and weights ``[1, alpha]`` it equals ``fuse_weighted`` / ``fuse_rrf``.
+over the lists a document appears in, rank counted from 1.  Both are the two-list cases of
+``fuse_lists``, which fuses any number of lists either way, each with its own weight
+(``python -m tctcb.fuse`` over run files): ``fuse_weighted`` is lists ``[dense, sparse]`` with
+weights ``[1, alpha]``.
 
 Rules where Pyserini is undefined or arbitrary (documented here, tested in tests/test_fusion.py):
 
@@ -57,12 +58,6 @@ def rank_order(ids: np.ndarray, scores: np.ndarray, k: int | None = None) -> np.
     return order if k is None else order[:k]
 
 
-def _union(dense_ids: np.ndarray, sparse_ids: np.ndarray):
-    """Sorted union of docids, and the position of each input id in it."""
-    union, inverse = np.unique(np.concatenate([dense_ids, sparse_ids]), return_inverse=True)
-    return union, inverse[: len(dense_ids)], inverse[len(dense_ids):]
-
-
 def _side(scores: np.ndarray, positions: np.ndarray, n: int, normalization: bool) -> np.ndarray:
     """One side's score for each union document: its own score, else the list's minimum."""
     col = np.full(n, np.nan, dtype=np.float64)
@@ -94,16 +89,9 @@ def fuse_weighted(
     weight_on_dense: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pyserini's hybrid fusion of one query's two lists; returns the top ``k`` (docids, scores)."""
-    d_ids, d_scores = _as_arrays(dense_ids, dense_scores)
-    s_ids, s_scores = _as_arrays(sparse_ids, sparse_scores)
-    if not len(d_ids) and not len(s_ids):
-        return np.empty(0, dtype=str), np.empty(0, dtype=np.float64)
-    union, d_pos, s_pos = _union(d_ids, s_ids)
-    dense = _side(d_scores, d_pos, len(union), normalization)
-    sparse = _side(s_scores, s_pos, len(union), normalization)
-    fused = sparse + alpha * dense if weight_on_dense else alpha * sparse + dense
-    order = rank_order(union, fused, k)
-    return union[order], fused[order]
+    weights = (alpha, 1.0) if weight_on_dense else (1.0, alpha)
+    return fuse_lists([(dense_ids, dense_scores), (sparse_ids, sparse_scores)], method="weighted",
+                      weights=weights, k=k, normalization=normalization)
 
 
 def fuse_rrf(
@@ -121,23 +109,7 @@ def fuse_rrf(
     >>> ids.tolist()
     ['b', 'a', 'c']
     """
-    d_ids, d_scores = _as_arrays(dense_ids, dense_scores)
-    s_ids, s_scores = _as_arrays(sparse_ids, sparse_scores)
-    if not len(d_ids) and not len(s_ids):
-        return np.empty(0, dtype=str), np.empty(0, dtype=np.float64)
-    union, d_pos, s_pos = _union(d_ids, s_ids)
-    fused = np.zeros(len(union), dtype=np.float64)
-    for pos, scores in ((d_pos, d_scores), (s_pos, s_scores)):
-        if not len(pos):
-            continue
-        # rank within the list by its own scores (the input need not be sorted); a repeated
-        # docid counts once, at its best rank
-        order = np.lexsort((union[pos], -scores))
-        contrib = np.zeros(len(union), dtype=np.float64)
-        np.maximum.at(contrib, pos[order], 1.0 / (rrf_k + np.arange(1, len(order) + 1)))
-        fused += contrib
-    order = rank_order(union, fused, k)
-    return union[order], fused[order]
+    return fuse_lists([(dense_ids, dense_scores), (sparse_ids, sparse_scores)], method="rrf", k=k, rrf_k=rrf_k)
 
 
 def fuse_lists(
@@ -180,6 +152,8 @@ def fuse_lists(
         if method == "weighted":
             fused += float(weight) * _side(scores, pos, len(union), normalization)
         elif len(pos):
+            # rank within the list by its own scores (the input need not be sorted); a repeated
+            # docid counts once, at its best rank
             order = np.lexsort((union[pos], -scores))
             contrib = np.zeros(len(union), dtype=np.float64)
             np.maximum.at(contrib, pos[order], 1.0 / (rrf_k + np.arange(1, len(order) + 1)))
