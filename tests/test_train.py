@@ -240,3 +240,59 @@ def test_early_stopping_keeps_best_dev_model(tiny_dir, tmp_path):
     assert [r["nDCG@10"] for r in recs if r.get("event") == "dev"] == [0.5, 0.4, 0.3]
     assert (tmp_path / "run" / "checkpoints" / "step-0000006").is_dir()  # the stop writes a checkpoint
     ColBERT.from_pretrained(tmp_path / "run" / "model")
+
+
+# ---------------------------------------------------------------- anchor (--anchor-weight)
+
+
+def test_anchor_loss_hand_computed():
+    from tctcb.train._anchor import anchor_loss
+
+    s = torch.tensor([[3.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    a = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, -1.0]]) / torch.tensor([[1.0], [1.0], [math.sqrt(2)]])
+    # cosines 1, 0, -1 -> (0 + 1 + 2) / 3; the student's scale does not matter
+    assert float(anchor_loss(s, a)) == pytest.approx(1.0)
+    assert float(anchor_loss(5 * s, a)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same hidden size"):
+        anchor_loss(s, torch.zeros(3, 4))
+
+
+def test_anchor_encodes_the_sentence_transformers_form(tiny_dir):
+    from tctcb.encode._encoders import SentenceTransformerEncoder
+    from tctcb.train._anchor import StAnchor
+
+    texts = ["short text", "a longer text about bones and vitamin d", "x"]
+    ours = StAnchor.from_pretrained(tiny_dir).encode(texts, max_length=64)
+    ref = SentenceTransformerEncoder(tiny_dir).encode(texts)
+    assert torch.allclose(ours, torch.from_numpy(ref), atol=1e-5)
+    assert torch.allclose(ours.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_anchor_term_in_the_loss_and_the_anchor_stays_frozen(tiny_dir, tmp_path):
+    from tctcb.train._anchor import StAnchor
+
+    data = _data()
+    anchor = StAnchor.from_pretrained(tiny_dir)
+    frozen = _flat(anchor).clone()
+    tr = Trainer(_cfg(DistillConfig, tmp_path, kd="none", anchor_weight=0.3, max_steps=2), data,
+                 TctColBert.from_pretrained(tiny_dir), anchor=anchor)
+    tr.train()
+    steps = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in steps if "loss" in r]
+    assert all(r["anchor"] > 0 for r in steps)
+    assert steps[0]["loss"] == pytest.approx(steps[0]["ce"] + 0.3 * steps[0]["anchor"], rel=1e-5)
+    assert torch.equal(_flat(anchor), frozen) and not anchor.training
+
+
+def test_anchor_pulls_the_student_towards_the_backbone_form(tiny_dir, tmp_path):
+    from tctcb.train._anchor import StAnchor
+
+    data = _data()
+    tr = Trainer(_cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, anchor_weight=50.0, max_steps=10, lr=3e-3),
+                 data, TctColBert.from_pretrained(tiny_dir), anchor=StAnchor.from_pretrained(tiny_dir))
+    fixed = data.batch(0, 4, tr.cfg.seed)
+    tr.model.eval()
+    before = tr.loss_for(fixed, 0).stats["anchor"]
+    tr.train()
+    tr.model.eval()
+    assert tr.loss_for(fixed, 0).stats["anchor"] < 0.5 * before

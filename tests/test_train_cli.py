@@ -28,6 +28,8 @@ def test_settings_checked_before_work(tmp_path, tiny_dir, capsys):
     assert "--teacher DIR is required" in capsys.readouterr().err
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--gamma", "2")) == 2
     assert "--gamma must be in [0, 1]" in capsys.readouterr().err
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-weight", "-1")) == 2
+    assert "--anchor-weight must be >= 0" in capsys.readouterr().err
 
 
 def test_unknown_split(data_dir, cache_dir, tmp_path, tiny_dir, capsys):

@@ -1,5 +1,6 @@
 """DDP: 2 CPU processes on gloo compute the same global scores and, after summing gradients, the same
-gradients as one process on the whole batch (student with the live teacher, and the teacher itself)."""
+gradients as one process on the whole batch (student with the live teacher, with and without the anchor
+term, and the teacher itself)."""
 import os
 import socket
 
@@ -34,8 +35,14 @@ def _compute(tiny_dir, mode):
         model = TctColBert.from_pretrained(tiny_dir).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+        anchor = None
+        if mode == "student+anchor":
+            from tctcb.train._anchor import StAnchor
+
+            anchor = StAnchor.from_pretrained(tiny_dir)
         out = student_step_loss(model, data, examples, kd="in-batch", gamma=0.3, ce=InBatchCrossEntropyLoss(),
-                                kl=DistillKLDivLoss(0.5), teacher=teacher, passage_length=24)
+                                kl=DistillKLDivLoss(0.5), teacher=teacher, passage_length=24,
+                                anchor=anchor, anchor_weight=0.7)
     out.loss.backward()
     params = [p for p in model.parameters() if p.requires_grad]
     sum_gradients(params)
@@ -66,7 +73,7 @@ def tiny_dir(tmp_path_factory):
     return str(make_tiny_bert(tmp_path_factory.mktemp("tiny"), hidden=32, layers=1))
 
 
-@pytest.mark.parametrize("mode", ["student", "teacher"])
+@pytest.mark.parametrize("mode", ["student", "student+anchor", "teacher"])
 def test_two_gloo_processes_match_one(tiny_dir, tmp_path, mode):
     single_scores, single_loss, single_grads = _compute(tiny_dir, mode)
     mp.spawn(_worker, args=(2, _free_port(), tiny_dir, mode, str(tmp_path)), nprocs=2, join=True)

@@ -35,6 +35,8 @@ def _check(cfg: TrainConfig) -> None:
             bad.append(f"--temperature must be > 0, got {cfg.temperature}")
         if cfg.kd == "none" and cfg.gamma != 1.0:
             pass  # --kd none is CE only whatever gamma says
+        if cfg.anchor_weight < 0:
+            bad.append(f"--anchor-weight must be >= 0, got {cfg.anchor_weight}")
         needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
         if needs_teacher and not cfg.teacher:
             bad.append("--teacher DIR is required (for soft labels or --init teacher)")
@@ -146,7 +148,15 @@ def run(cfg: TrainConfig, log=None) -> dict:
                     del t
                 barrier()  # the other processes wait for the file
                 table = read_scores(path)
-    trainer = Trainer(cfg, data, model, teacher=teacher, table=table, dev=dev)
+    anchor = None
+    if isinstance(cfg, DistillConfig) and cfg.anchor_weight > 0:
+        from tctcb.train._anchor import StAnchor
+
+        anchor = StAnchor.from_pretrained(backbone)  # the backbone in its own form, frozen
+        if anchor.bert.config.hidden_size != model.dimension:
+            raise TrainingError(f"--anchor-weight: the backbone's hidden size {anchor.bert.config.hidden_size} differs "
+                                f"from the student's {model.dimension} (--init teacher from another backbone?)")
+    trainer = Trainer(cfg, data, model, teacher=teacher, table=table, dev=dev, anchor=anchor)
     if cfg.resume:
         ckpt = latest_checkpoint(out) if cfg.resume == "auto" else Path(cfg.resume)
         if ckpt is None:

@@ -82,6 +82,9 @@ class DistillConfig(TrainConfig):
     subsample: int = _f(0, "score only K random other in-batch passages per query (plus its own); 0 = all")
     init: str = _f("backbone", "student starts from the backbone or from the teacher's BERT encoder",
                    choices=["backbone", "teacher"])
+    anchor_weight: float = _f(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
+                              "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
+                              "the backbone knew while the student learns TCT-ColBERT's format (0 = off)")
 
 
 def _flag(f) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from tctcb.models._colbert import maxsim, maxsim_all
+from tctcb.train._anchor import anchor_loss
 from tctcb.train._data import Example, TrainingData, _rng
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
@@ -112,8 +113,10 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
 
 def student_step_loss(student, data: TrainingData, examples: list[Example], *, kd: str, gamma: float,
                       ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None, teacher=None, table=None,
-                      subsample: int = 0, seed: int = 0, step: int = 0, passage_length: int = 180) -> StepOutput:
-    """gamma * CE(hard labels over the global batch) + (1 - gamma) * KL(teacher || student) over the KD candidates."""
+                      subsample: int = 0, seed: int = 0, step: int = 0, passage_length: int = 180,
+                      anchor=None, anchor_weight: float = 0.0) -> StepOutput:
+    """gamma * CE(hard labels over the global batch) + (1 - gamma) * KL(teacher || student) over the KD candidates
+    [+ anchor_weight * (1 - cos) of the student's query and passage embeddings against the frozen anchor's]."""
     qs, ps = _texts(data, local_slice(examples))
     q = gather_with_grad(student.encode_query(qs))
     p = gather_with_grad(student.encode_passage(ps, max_length=passage_length))
@@ -121,8 +124,15 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
     exclude = data.exclude_mask(examples).to(scores.device)
     ce_loss = ce(scores, _labels(examples, scores.device), exclude)
     stats = {"ce": float(ce_loss.detach())}
+    extra = 0.0
+    if anchor is not None and anchor_weight > 0:
+        qa = gather_with_grad(anchor.encode(qs).to(q.device))
+        pa = gather_with_grad(anchor.encode(ps, max_length=passage_length).to(p.device))
+        a_loss = anchor_loss(q, qa) + anchor_loss(p, pa)
+        stats["anchor"] = float(a_loss.detach())
+        extra = anchor_weight * a_loss
     if kd == "none":
-        return StepOutput(ce_loss, scores, stats)
+        return StepOutput(ce_loss + extra, scores, stats)
     cand = kd_candidates(kd, examples, subsample, seed, step)
     if table is not None:
         t, have = precomputed_scores(table, examples, cand)
@@ -134,7 +144,7 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
     stats["kl"] = float(kl_loss.detach())
     stats["kd_pairs"] = int(cand.sum())  # precomputed: pairs missing from the file drop out, visible here
     stats["agreement"] = agreement(scores.detach(), t, cand)
-    return StepOutput(gamma * ce_loss + (1 - gamma) * kl_loss, scores, stats)
+    return StepOutput(gamma * ce_loss + (1 - gamma) * kl_loss + extra, scores, stats)
 
 
 def agreement(student: torch.Tensor, teacher: torch.Tensor, candidates: torch.Tensor) -> float | None:

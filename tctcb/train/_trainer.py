@@ -44,12 +44,14 @@ class Trainer:
 
     ``model`` is a :class:`~tctcb.models.ColBERT` (``cfg.command == 'teacher'``) or a
     :class:`~tctcb.models.TctColBert`; ``teacher`` a frozen ColBERT (live soft labels) and ``table``
-    precomputed teacher scores ``{(qid, docid): score}`` (loose coupling).
+    precomputed teacher scores ``{(qid, docid): score}`` (loose coupling); ``anchor`` a frozen
+    :class:`~tctcb.train._anchor.StAnchor` (``--anchor-weight``).
     """
 
-    def __init__(self, cfg: TrainConfig, data: TrainingData, model, teacher=None, table=None, dev=None):
+    def __init__(self, cfg: TrainConfig, data: TrainingData, model, teacher=None, table=None, dev=None, anchor=None):
         self.cfg, self.data, self.model, self.teacher, self.table, self.dev = cfg, data, model, teacher, table, dev
         self.device = _pick_device(cfg.device)
+        self.anchor = anchor.to(self.device) if anchor is not None else None
         self.rank, self.world = rank_and_world()
         self.out = Path(cfg.output_dir)
         self.model.to(self.device).train()
@@ -84,7 +86,8 @@ class Trainer:
                 return teacher_step_loss(self.model, self.data, examples, self.ce)
             return student_step_loss(self.model, self.data, examples, kd=cfg.kd, gamma=cfg.gamma, ce=self.ce,
                                      kl=self.kl, teacher=self.teacher, table=self.table, subsample=cfg.subsample,
-                                     seed=cfg.seed, step=step, passage_length=cfg.passage_length)
+                                     seed=cfg.seed, step=step, passage_length=cfg.passage_length,
+                                     anchor=self.anchor, anchor_weight=getattr(cfg, "anchor_weight", 0.0))
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:
