@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from tctcb.models._student import mean_pool
+from tctcb.encode._encoders import _st_pool
 
 __all__ = ["StAnchor", "anchor_loss"]
 
@@ -51,7 +51,7 @@ class StAnchor(nn.Module):
         enc = self.tokenizer(list(texts), max_length=max_length, truncation=True, padding="longest",
                              add_special_tokens=True, return_tensors="pt").to(self.device)
         hidden = self.bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        return nn.functional.normalize(mean_pool(hidden, enc["attention_mask"], skip=0).float(), p=2, dim=-1)
+        return _st_pool(hidden, enc["attention_mask"]).float()  # the pooling tctcb.encode uses for this form
 
 
 def anchor_loss(student: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:

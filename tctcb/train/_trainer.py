@@ -87,7 +87,7 @@ class Trainer:
             return student_step_loss(self.model, self.data, examples, kd=cfg.kd, gamma=cfg.gamma, ce=self.ce,
                                      kl=self.kl, teacher=self.teacher, table=self.table, subsample=cfg.subsample,
                                      seed=cfg.seed, step=step, passage_length=cfg.passage_length,
-                                     anchor=self.anchor, anchor_weight=getattr(cfg, "anchor_weight", 0.0))
+                                     anchor=self.anchor, anchor_weight=cfg.anchor_weight)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:
