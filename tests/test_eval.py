@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from tctcb.eval import RunFormatError, evaluate, parse_metric, read_run, sniff_run_format, write_run
+from tctcb.eval import (RunFormatError, compare_runs, evaluate, parse_metric, per_query, randomization_test, read_run,
+                        sniff_run_format, write_run)
 from tctcb.eval._cli import main
 
 # q1: relevant d1 (grade 1) and d3 (grade 2); q2: relevant d2 (grade 1), d4 judged non-relevant.
@@ -133,3 +134,67 @@ def test_cli_named_qrels(data_dir, tmp_path, capsys):
     assert main(["--qrels", "no-such-set", "--run", str(run)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no-such-set" in err[0]
+
+
+# --- paired comparison (tctcb.eval._compare) ---------------------------------------------------------------
+def test_per_query_means_equal_evaluate():
+    # q3 is judged but missing from the run (scores 0); "qx" is in the run but not judged (ignored).
+    qrels = dict(QRELS, q3={"d9": 1})
+    run = dict(RUN, qx={"d1": 1.0})
+    metrics = ["nDCG@10", "RR@10", "AP", "R@100"]
+    pq = per_query(run, qrels, metrics)
+    assert set(pq["AP"]) == {"q1", "q2", "q3"}
+    assert pq["AP"] == pytest.approx({"q1": 5 / 6, "q2": 0.5, "q3": 0.0})
+    agg = evaluate(run, qrels, metrics)
+    for m in metrics:
+        assert sum(pq[m].values()) / 3 == pytest.approx(agg[m])
+
+
+def test_randomization_test_exact_small_case_and_bounds():
+    import numpy as np
+
+    # Three queries, each A - B = +1: of the 8 sign assignments only all-plus and all-minus reach |mean| 1,
+    # so the exact two-sided p-value is 2/8.
+    a, b = np.array([2.0, 2.0, 2.0]), np.array([1.0, 1.0, 1.0])
+    assert randomization_test(a, b, trials=40_000, seed=1) == pytest.approx(0.25, abs=0.01)
+    # Identical runs: every assignment reaches the observed 0, p = 1.
+    assert randomization_test(a, a, trials=500) == 1.0
+    # Twenty queries all in A's favour: chance 2 / 2**20, so no trial reaches it and p = 1 / (trials + 1).
+    assert randomization_test(np.ones(20), np.zeros(20), trials=999, seed=3) == pytest.approx(1 / 1000)
+    # Deterministic for a seed.
+    rng = np.random.default_rng(0)
+    x, y = rng.random(50), rng.random(50)
+    assert randomization_test(x, y, trials=300, seed=7) == randomization_test(x, y, trials=300, seed=7)
+    with pytest.raises(ValueError, match="same length"):
+        randomization_test(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="trials"):
+        randomization_test(np.ones(3), np.ones(3), trials=0)
+
+
+def test_compare_runs_wins_losses_ties():
+    # B ranks q1's relevant documents lower; q2 identical.
+    run_b = {"q1": {"d2": 3.0, "d1": 2.0, "d3": 1.0}, "q2": {"d1": 2.0, "d2": 1.0}}
+    rows = compare_runs(RUN, run_b, QRELS, ["RR@10", "AP"], trials=200)
+    rr, ap = rows
+    assert (rr.metric, rr.queries, rr.wins, rr.losses, rr.ties) == ("RR@10", 2, 1, 0, 1)
+    assert rr.mean_a == pytest.approx(0.75) and rr.mean_b == pytest.approx(0.5)
+    assert rr.difference == pytest.approx(0.25)
+    assert ap.mean_a == pytest.approx(evaluate(RUN, QRELS, ["AP"])["AP"])
+    assert 0 < rr.p_value <= 1
+    with pytest.raises(ValueError, match="run B"):
+        compare_runs(RUN, {"zz": {"d1": 1.0}}, QRELS, ["AP"])
+
+
+def test_cli_compare(tmp_path, capsys):
+    qrels = _write(tmp_path / "qrels.txt", "q1 0 d1 1\nq1 0 d3 2\nq2 0 d2 1\nq2 0 d4 0\n")
+    a = write_run(RUN, tmp_path / "a.trec")
+    b = write_run({"q1": {"d2": 3.0, "d1": 2.0, "d3": 1.0}, "q2": {"d1": 2.0, "d2": 1.0}}, tmp_path / "b.trec")
+    assert main(["--qrels", str(qrels), "--run", str(a), "--compare", str(b), "-m", "RR@10", "--trials", "100"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("# 2 queries; paired randomisation test, 100 trials")
+    assert out[3] == "metric\tA\tB\tA-B\twins\tlosses\tties\tp"
+    assert out[4].startswith("RR@10\t0.7500\t0.5000\t+0.2500\t1\t0\t1\t")
+    assert main(["--qrels", str(qrels), "--run", str(a), "--compare", str(b), "--trials", "0"]) == 2
+    assert "--trials" in capsys.readouterr().err
+    assert main(["--qrels", str(qrels), "--run", str(a), "--compare", str(tmp_path / "none.trec")]) == 2
+    assert "none.trec" in capsys.readouterr().err

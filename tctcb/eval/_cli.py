@@ -1,9 +1,10 @@
-"""``python -m tctcb.eval --qrels NAME|FILE --run RUN [-m METRIC ...] [--rel-level N]``."""
+"""``python -m tctcb.eval --qrels NAME|FILE --run RUN [-m METRIC ...] [--rel-level N] [--compare RUN_B]``."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from tctcb.eval._compare import compare_runs
 from tctcb.eval._metrics import DEFAULT_METRICS, evaluate
 from tctcb.eval._qrels import load_qrels
 from tctcb.eval._runs import RunFormatError, read_run
@@ -19,6 +20,11 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"ir_measures metric, repeatable (default: {' '.join(DEFAULT_METRICS)})")
     p.add_argument("--rel-level", type=int, default=None,
                    help="minimum grade counted relevant by binary metrics (TREC DL: 2); nDCG stays graded")
+    p.add_argument("--compare", metavar="RUN_B", default=None,
+                   help="a second run: print both means, per-query wins/losses/ties of --run against it and the "
+                        "two-sided paired randomisation test's p-value")
+    p.add_argument("--trials", type=int, default=10_000, help="--compare: random sign assignments (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="--compare: seed of the randomisation test")
     return p
 
 
@@ -26,13 +32,29 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tctcb.data import DataError
 
+    if args.compare is not None and args.trials < 1:
+        print(f"error: --trials must be >= 1, got {args.trials}", file=sys.stderr)
+        return 2
     try:
         run = read_run(args.run)
         qrels = load_qrels(args.qrels)
-        scores = evaluate(run, qrels, args.metrics or DEFAULT_METRICS, rel_level=args.rel_level)
+        if args.compare is not None:
+            other = read_run(args.compare)
+            rows = compare_runs(run, other, qrels, args.metrics or DEFAULT_METRICS, rel_level=args.rel_level,
+                                trials=args.trials, seed=args.seed)
+        else:
+            scores = evaluate(run, qrels, args.metrics or DEFAULT_METRICS, rel_level=args.rel_level)
     except (RunFormatError, DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.compare is not None:
+        print(f"# A = {args.run}\n# B = {args.compare}\n# {rows[0].queries} queries; "
+              f"paired randomisation test, {args.trials} trials, seed {args.seed}")
+        print("metric\tA\tB\tA-B\twins\tlosses\tties\tp")
+        for r in rows:
+            print(f"{r.metric}\t{r.mean_a:.4f}\t{r.mean_b:.4f}\t{r.difference:+.4f}\t{r.wins}\t{r.losses}\t{r.ties}\t"
+                  f"{r.p_value:.4f}")
+        return 0
     for name, value in scores.items():
         print(f"{name}\t{value:.4f}")
     return 0
