@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from tctcb.eval._metrics import DEFAULT_METRICS, parse_metric
+from tctcb.eval._metrics import DEFAULT_METRICS, prepare
 
 __all__ = ["Comparison", "per_query", "randomization_test", "compare_runs"]
 
@@ -50,15 +50,8 @@ def per_query(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRICS,
     """``{metric: {query id: value}}`` over every query of ``qrels`` (0 where the run has no hits for it)."""
     import ir_measures
 
-    names = list(metrics)
-    if not names:
-        raise ValueError("no metrics given")
-    measures = {name: parse_metric(name, rel_level) for name in names}
-    run_s = {str(q): {str(d): float(s) for d, s in hits.items()} for q, hits in run.items()}
-    qrels_s = {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in qrels.items()}
-    if not qrels_s:
-        raise ValueError("empty qrels")
-    out = {name: {q: 0.0 for q in qrels_s} for name in names}
+    measures, run_s, qrels_s = prepare(run, qrels, metrics, rel_level)
+    out = {name: {q: 0.0 for q in qrels_s} for name in measures}
     by_measure = {}
     for name, m in measures.items():
         by_measure.setdefault(m, []).append(name)

@@ -35,6 +35,24 @@ def parse_metric(name: str, rel_level: int | None = None):
     return measure
 
 
+def prepare(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
+            metrics: Iterable[str], rel_level: int | None = None):
+    """``({metric name: ir_measures measure}, run, qrels)`` with ``str`` ids, float scores and int grades.
+
+    Raises ``ValueError`` for no metrics, an unknown metric or empty qrels (shared by ``evaluate`` and
+    ``tctcb.eval.per_query``).
+    """
+    names = list(metrics)
+    if not names:
+        raise ValueError("no metrics given")
+    measures = {name: parse_metric(name, rel_level) for name in names}
+    run_s = {str(q): {str(d): float(s) for d, s in hits.items()} for q, hits in run.items()}
+    qrels_s = {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in qrels.items()}
+    if not qrels_s:
+        raise ValueError("empty qrels")
+    return measures, run_s, qrels_s
+
+
 def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
              metrics: Iterable[str] = DEFAULT_METRICS, rel_level: int | None = None) -> dict[str, float]:
     """Mean of each metric over the queries of ``qrels`` (as ``trec_eval -c``, which Pyserini's BEIR
@@ -44,16 +62,9 @@ def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping
     """
     import ir_measures
 
-    names = list(metrics)
-    if not names:
-        raise ValueError("no metrics given")
-    measures = {name: parse_metric(name, rel_level) for name in names}
-    run_s = {str(q): {str(d): float(s) for d, s in hits.items()} for q, hits in run.items()}
-    qrels_s = {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in qrels.items()}
+    measures, run_s, qrels_s = prepare(run, qrels, metrics, rel_level)
     if not run_s:
         raise ValueError("empty run")
-    if not qrels_s:
-        raise ValueError("empty qrels")
     if not set(run_s) & set(qrels_s):
         raise ValueError("no query of the run is in the qrels (wrong topics or qrels?)")
     agg = ir_measures.calc_aggregate(list(set(measures.values())), qrels_s, run_s)
