@@ -198,3 +198,5 @@ def test_cli_compare(tmp_path, capsys):
     assert "--trials" in capsys.readouterr().err
     assert main(["--qrels", str(qrels), "--run", str(a), "--compare", str(tmp_path / "none.trec")]) == 2
     assert "none.trec" in capsys.readouterr().err
+    assert main(["--qrels", str(qrels), "--run", str(a), "--trials", "100"]) == 2  # no --compare
+    assert "only apply with --compare" in capsys.readouterr().err

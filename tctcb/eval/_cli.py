@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="RUN_B", default=None,
                    help="a second run: print both means, per-query wins/losses/ties of --run against it and the "
                         "two-sided paired randomisation test's p-value")
-    p.add_argument("--trials", type=int, default=10_000, help="--compare: random sign assignments (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="--compare: seed of the randomisation test")
+    p.add_argument("--trials", type=int, default=None, help="--compare: random sign assignments (default 10000)")
+    p.add_argument("--seed", type=int, default=None, help="--compare: seed of the randomisation test (default 0)")
     return p
 
 
@@ -32,8 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tctcb.data import DataError
 
-    if args.compare is not None and args.trials < 1:
-        print(f"error: --trials must be >= 1, got {args.trials}", file=sys.stderr)
+    if args.compare is None and (args.trials is not None or args.seed is not None):
+        print("error: --trials and --seed only apply with --compare RUN_B", file=sys.stderr)
+        return 2
+    trials = 10_000 if args.trials is None else args.trials
+    seed = 0 if args.seed is None else args.seed
+    if trials < 1:
+        print(f"error: --trials must be >= 1, got {trials}", file=sys.stderr)
         return 2
     try:
         run = read_run(args.run)
@@ -41,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare is not None:
             other = read_run(args.compare)
             rows = compare_runs(run, other, qrels, args.metrics or DEFAULT_METRICS, rel_level=args.rel_level,
-                                trials=args.trials, seed=args.seed)
+                                trials=trials, seed=seed)
         else:
             scores = evaluate(run, qrels, args.metrics or DEFAULT_METRICS, rel_level=args.rel_level)
     except (RunFormatError, DataError, ValueError, OSError) as e:
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.compare is not None:
         print(f"# A = {args.run}\n# B = {args.compare}\n# {rows[0].queries} queries; "
-              f"paired randomisation test, {args.trials} trials, seed {args.seed}")
+              f"paired randomisation test, {trials} trials, seed {seed}")
         print("metric\tA\tB\tA-B\twins\tlosses\tties\tp")
         for r in rows:
             print(f"{r.metric}\t{r.mean_a:.4f}\t{r.mean_b:.4f}\t{r.difference:+.4f}\t{r.wins}\t{r.losses}\t{r.ties}\t"

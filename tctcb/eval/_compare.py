@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from tctcb.eval._metrics import DEFAULT_METRICS, prepare
+from tctcb.eval._metrics import DEFAULT_METRICS, check_run_matches, prepare
 
 __all__ = ["Comparison", "per_query", "randomization_test", "compare_runs"]
 
@@ -94,11 +94,8 @@ def compare_runs(run_a: Run, run_b: Run, qrels: Qrels, metrics: Iterable[str] = 
                  rel_level: int | None = None, trials: int = 10_000, seed: int = 0) -> list[Comparison]:
     """Compare run A with run B on every query of ``qrels``, one :class:`Comparison` per metric."""
     names = list(metrics)
-    for label, run in (("A", run_a), ("B", run_b)):
-        if not run:
-            raise ValueError(f"run {label} is empty")
-        if not set(map(str, run)) & set(map(str, qrels)):
-            raise ValueError(f"no query of run {label} is in the qrels (wrong topics or qrels?)")
+    check_run_matches(run_a, qrels, "run A")
+    check_run_matches(run_b, qrels, "run B")
     pa = per_query(run_a, qrels, names, rel_level)
     pb = per_query(run_b, qrels, names, rel_level)
     out = []

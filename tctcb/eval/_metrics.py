@@ -53,6 +53,14 @@ def prepare(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[
     return measures, run_s, qrels_s
 
 
+def check_run_matches(run: Mapping[str, object], qrels: Mapping[str, object], label: str = "the run") -> None:
+    """Refuse an empty run, or one none of whose queries is judged (wrong topics or qrels)."""
+    if not run:
+        raise ValueError("empty run" if label == "the run" else f"{label} is empty")
+    if not set(map(str, run)) & set(map(str, qrels)):
+        raise ValueError(f"no query of {label} is in the qrels (wrong topics or qrels?)")
+
+
 def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
              metrics: Iterable[str] = DEFAULT_METRICS, rel_level: int | None = None) -> dict[str, float]:
     """Mean of each metric over the queries of ``qrels`` (as ``trec_eval -c``, which Pyserini's BEIR
@@ -63,9 +71,6 @@ def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping
     import ir_measures
 
     measures, run_s, qrels_s = prepare(run, qrels, metrics, rel_level)
-    if not run_s:
-        raise ValueError("empty run")
-    if not set(run_s) & set(qrels_s):
-        raise ValueError("no query of the run is in the qrels (wrong topics or qrels?)")
+    check_run_matches(run_s, qrels_s)
     agg = ir_measures.calc_aggregate(list(set(measures.values())), qrels_s, run_s)
     return {name: float(agg[m]) for name, m in measures.items()}
