@@ -3,6 +3,12 @@
     python -m tctcb.fuse --runs dense.trec bm25.trec splade.trec --output fused.trec
     python -m tctcb.fuse --runs dense.trec bm25.trec --method weighted --weights 1 0.5 \\
         --normalization --output hybrid.trec
+    python -m tctcb.fuse --runs dense.test bm25.test splade.test --dev-runs dense.dev bm25.dev splade.dev \\
+        --tune-weights-on nfcorpus-dev --output fused.test
+
+``--tune-weights-on QRELS`` chooses one weight per run on ``--dev-runs`` (the same retrievers, in the
+same order, on dev topics) by coordinate ascent over ``--weight-grid`` (tctcb.fuse._tune), prints the
+choice, and fuses ``--runs`` with it.
 
 Runs may be TREC or MS MARCO (format sniffed; an MS MARCO hit at rank r scores 1 / r).  Bad input (a
 missing or malformed run, a weight count that does not match, fewer than two runs) ends with exit
@@ -33,11 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-format", choices=("trec", "msmarco"), default="trec")
     p.add_argument("--run-tag", default="tctcb-fuse", help="TREC run tag (one word)")
     p.add_argument("--quiet", action="store_true", help="no summary line")
+    t = p.add_argument_group("choosing the weights on dev runs")
+    t.add_argument("--tune-weights-on", metavar="QRELS",
+                   help="choose the weights on --dev-runs with these qrels (name, e.g. nfcorpus-dev, or file)")
+    t.add_argument("--dev-runs", nargs="+", metavar="RUN",
+                   help="the same retrievers as --runs, in the same order, on the dev topics")
+    t.add_argument("--weight-grid", metavar="W,W,...",
+                   help="values each weight may take (default: 0,0.25,0.5,1,1.5,2,3)")
+    t.add_argument("--tune-metric", default="nDCG@10", help="metric the weights are chosen by")
+    t.add_argument("--tune-rounds", type=int, default=3, help="at most this many rounds of coordinate ascent")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tctcb.data import DataError
     from tctcb.eval._runs import RunFormatError, read_run, write_run
     from tctcb.fuse._fuse import fuse_runs
 
@@ -53,11 +69,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
         if args.rrf_k < 0:
             raise ValueError(f"--rrf-k must be >= 0, got {args.rrf_k}")
+        _check_tuning_args(args)
         runs = [read_run(path) for path in args.runs]
-        fused = fuse_runs(runs, method=args.method, weights=args.weights, depth=args.depth, hits=args.hits,
+        weights = args.weights
+        if args.tune_weights_on:
+            weights = _tune(args)
+        fused = fuse_runs(runs, method=args.method, weights=weights, depth=args.depth, hits=args.hits,
                           rrf_k=args.rrf_k, normalization=args.normalization)
         write_run(fused, args.output, format=args.output_format, tag=args.run_tag)
-    except (RunFormatError, ValueError, OSError) as e:
+    except (RunFormatError, DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not args.quiet:
@@ -67,3 +87,46 @@ def main(argv: list[str] | None = None) -> int:
               + (f", {partial} of them missing from some run" if partial else "")
               + f" -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _check_tuning_args(args: argparse.Namespace) -> None:
+    if args.dev_runs is not None and not args.tune_weights_on:
+        raise ValueError("--dev-runs only applies with --tune-weights-on QRELS")
+    if not args.tune_weights_on:
+        for name in ("weight_grid", "tune_rounds", "tune_metric"):
+            default = build_parser().get_default(name)
+            if getattr(args, name) != default:
+                raise ValueError(f"--{name.replace('_', '-')} only applies with --tune-weights-on QRELS")
+        return
+    if args.weights is not None:
+        raise ValueError("--weights and --tune-weights-on exclude each other (the tuning chooses the weights)")
+    if args.dev_runs is None:
+        raise ValueError("--tune-weights-on needs --dev-runs: one dev run per --runs entry, in the same order")
+    if len(args.dev_runs) != len(args.runs):
+        raise ValueError(f"--dev-runs: {len(args.dev_runs)} dev runs for {len(args.runs)} runs (one each, same order)")
+    if args.tune_rounds < 1:
+        raise ValueError(f"--tune-rounds must be >= 1, got {args.tune_rounds}")
+
+
+def _tune(args: argparse.Namespace) -> list[float]:
+    from tctcb.eval._qrels import load_qrels
+    from tctcb.eval._runs import read_run
+    from tctcb.fuse._tune import DEFAULT_WEIGHT_GRID, tune_weights
+
+    grid = DEFAULT_WEIGHT_GRID
+    if args.weight_grid is not None:
+        try:
+            grid = [float(x) for x in args.weight_grid.split(",")]
+        except ValueError:
+            raise ValueError(f"--weight-grid: comma-separated numbers expected, got {args.weight_grid!r}") from None
+    try:
+        tuning = tune_weights([read_run(path) for path in args.dev_runs], load_qrels(args.tune_weights_on),
+                              method=args.method, grid=grid, metric=args.tune_metric, rounds=args.tune_rounds,
+                              depth=args.depth, hits=args.hits, rrf_k=args.rrf_k, normalization=args.normalization)
+    except ValueError as e:
+        raise ValueError(f"--tune-weights-on {args.tune_weights_on}: {e}") from None
+    shown = " ".join(f"{w:g}" for w in tuning.weights)
+    print(f"tuned weights: {shown} ({tuning.metric} {tuning.value:.4f} on {args.tune_weights_on}, "
+          f"{tuning.equal:.4f} with equal weights; {tuning.tried} weight vectors tried in {tuning.rounds} rounds"
+          + ("" if tuning.converged else ", stopped by --tune-rounds before converging") + ")")
+    return tuning.weights

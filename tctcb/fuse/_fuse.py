@@ -7,7 +7,7 @@ import numpy as np
 
 from tctcb.search._fusion import fuse_lists, rank_order
 
-__all__ = ["fuse_runs"]
+__all__ = ["fuse_runs", "fuse_prepared", "prepare_runs"]
 
 Run = dict[str, dict[str, float]]
 
@@ -46,10 +46,27 @@ def fuse_runs(
             raise ValueError(f"{len(weights)} weights for {len(runs)} runs")
         if not all(np.isfinite(float(w)) for w in weights):
             raise ValueError(f"weights must be finite numbers, got {list(weights)}")
-    qids = list(dict.fromkeys(q for run in runs for q in run))
+    return fuse_prepared(prepare_runs(runs, depth), method=method, weights=weights, hits=hits, rrf_k=rrf_k,
+                         normalization=normalization)
+
+
+def prepare_runs(runs: Sequence[Mapping[str, Mapping[str, float]]], depth: int
+                 ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """``{qid: [each run's top depth (docids, scores)]}``: the ranked lists fusion reads, sorted once.
+
+    Queries are those of any run, in order of first appearance; a query missing from a run gets an
+    empty list from it.
+    """
+    qids = dict.fromkeys(q for run in runs for q in run)
+    return {qid: [_top(run.get(qid, {}), depth) for run in runs] for qid in qids}
+
+
+def fuse_prepared(prepared: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], *, method: str = "rrf",
+                  weights: Sequence[float] | None = None, hits: int = 1000, rrf_k: int = 60,
+                  normalization: bool = False) -> Run:
+    """Fuse the lists of :func:`prepare_runs` query by query (the loop of :func:`fuse_runs`)."""
     out: Run = {}
-    for qid in qids:
-        lists = [_top(run.get(qid, {}), depth) for run in runs]
+    for qid, lists in prepared.items():
         ids, scores = fuse_lists(lists, method=method, weights=weights, k=hits, rrf_k=rrf_k,
                                  normalization=normalization)
         out[qid] = {str(d): float(s) for d, s in zip(ids, scores)}
