@@ -119,14 +119,18 @@ def test_cli_tunes_on_dev_runs_and_fuses_the_test_runs_with_the_choice(tmp_path,
      "--tune-weights-on Q: weights in the grid must be finite and >= 0"),
     (["--tune-weights-on", "OTHER", "--dev-runs", "A", "A"], "no query of dev run 1 is in the qrels"),
     (["--tune-weights-on", "MISSING/x.qrels", "--dev-runs", "A", "A"], "x.qrels not found"),
+    (["--tune-weights-on", "Q", "--dev-runs", "A", "A", "--tune-metric", "nDCG@ten"], "--tune-metric: unknown metric"),
+    (["--tune-weights-on", "Q", "--dev-runs", "A", "BAD"], "bad.trec:2: rank must be an integer"),
 ])
 def test_cli_tuning_bad_arguments(tmp_path, capsys, extra, message):
     a = tmp_path / "a.trec"
     write_run({"q1": {"d1": 2.0, "d2": 1.0}}, a)
     _write_qrels(tmp_path / "q.qrels", {"q1": {"d1": 1}})
+    (tmp_path / "bad.trec").write_text("q1 Q0 d1 1 2.0 x\nq1 Q0 d2 two 1.0 x\n")
     _write_qrels(tmp_path / "other.qrels", {"q9": {"d1": 1}})
     names = {"A": str(a), "Q": str(tmp_path / "q.qrels"), "OTHER": str(tmp_path / "other.qrels"),
-             "MISSING/x.qrels": str(tmp_path / "missing" / "x.qrels")}
+             "MISSING/x.qrels": str(tmp_path / "missing" / "x.qrels"),
+             "BAD": str(tmp_path / "bad.trec")}
     extra = [names.get(x, x) for x in extra]
     message = message.replace("Q:", f"{names['Q']}:")
     out = tmp_path / "fused.trec"

@@ -109,6 +109,7 @@ def _check_tuning_args(args: argparse.Namespace) -> None:
 
 
 def _tune(args: argparse.Namespace) -> list[float]:
+    from tctcb.eval._metrics import parse_metric
     from tctcb.eval._qrels import load_qrels
     from tctcb.eval._runs import read_run
     from tctcb.fuse._tune import DEFAULT_WEIGHT_GRID, tune_weights
@@ -120,9 +121,14 @@ def _tune(args: argparse.Namespace) -> list[float]:
         except ValueError:
             raise ValueError(f"--weight-grid: comma-separated numbers expected, got {args.weight_grid!r}") from None
     try:
-        tuning = tune_weights([read_run(path) for path in args.dev_runs], load_qrels(args.tune_weights_on),
-                              method=args.method, grid=grid, metric=args.tune_metric, rounds=args.tune_rounds,
-                              depth=args.depth, hits=args.hits, rrf_k=args.rrf_k, normalization=args.normalization)
+        parse_metric(args.tune_metric)
+    except ValueError as e:
+        raise ValueError(f"--tune-metric: {e}") from None
+    dev_runs = [read_run(path) for path in args.dev_runs]  # a bad file names itself and its line
+    qrels = load_qrels(args.tune_weights_on)
+    try:
+        tuning = tune_weights(dev_runs, qrels, method=args.method, grid=grid, metric=args.tune_metric,
+                              rounds=args.tune_rounds, depth=args.depth, hits=args.hits, rrf_k=args.rrf_k, normalization=args.normalization)
     except ValueError as e:
         raise ValueError(f"--tune-weights-on {args.tune_weights_on}: {e}") from None
     shown = " ".join(f"{w:g}" for w in tuning.weights)
