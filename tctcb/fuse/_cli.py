@@ -128,7 +128,8 @@ def _tune(args: argparse.Namespace) -> list[float]:
     qrels = load_qrels(args.tune_weights_on)
     try:
         tuning = tune_weights(dev_runs, qrels, method=args.method, grid=grid, metric=args.tune_metric,
-                              rounds=args.tune_rounds, depth=args.depth, hits=args.hits, rrf_k=args.rrf_k, normalization=args.normalization)
+                              rounds=args.tune_rounds, depth=args.depth, hits=args.hits, rrf_k=args.rrf_k,
+                              normalization=args.normalization)
     except ValueError as e:
         raise ValueError(f"--tune-weights-on {args.tune_weights_on}: {e}") from None
     shown = " ".join(f"{w:g}" for w in tuning.weights)
