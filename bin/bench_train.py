@@ -5,6 +5,7 @@ one machine; prints absolute times and the ratios.  Goal: the live teacher adds 
 
     python bin/bench_train.py                        # CPU, all-MiniLM-L6-v2 student and teacher, NFCorpus batch
     python bin/bench_train.py --gpu                  # CUDA, BERT-base shapes (random weights), bf16 autocast
+    python bin/bench_train.py --teacher-backbone all-mpnet-base-v2 --precision bf16   # MPNet teacher, bf16 on CPU
 
 A step = forward + backward + AdamW update of the student (the teacher is frozen, no grad).
 """
@@ -52,6 +53,7 @@ def _models(args, device):
         student, teacher_dir = TctColBert.from_pretrained(d), d
     else:
         student, teacher_dir = TctColBert.from_pretrained(args.backbone or None), args.backbone or None
+        teacher_dir = args.teacher_backbone or teacher_dir
     teacher = ColBERT.from_backbone(teacher_dir, ColBERTConfig(doc_maxlen=args.passage_length), seed=0)
     return student.to(device), teacher.to(device)
 
@@ -60,6 +62,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpu", action="store_true", help="CUDA, BERT-base shapes (random weights), bf16 autocast")
     p.add_argument("--backbone", default="", help="CPU mode backbone (default all-MiniLM-L6-v2)")
+    p.add_argument("--teacher-backbone", default="", help="CPU mode: the teacher's backbone if not the student's "
+                   "(a folder or all-mpnet-base-v2)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="autocast of the steps (default: bf16 with --gpu, fp32 on CPU)")
     p.add_argument("--collection", default="nfcorpus")
     p.add_argument("--topics", default="nfcorpus-train")
     p.add_argument("--batch-size", type=int, default=None, help="queries per step (CPU 16, GPU 64)")
@@ -81,19 +87,20 @@ def main(argv=None) -> int:
         return 2
     device = torch.device("cuda" if args.gpu else "cpu")
     bsz = args.batch_size or (64 if args.gpu else 16)
+    precision = args.precision or ("bf16" if args.gpu else "fp32")
     data, source = _batch_data(args)
     student, teacher = _models(args, device)
     examples = data.batch(0, bsz, seed=1, num_negatives=args.num_negatives)
     # loose coupling: the teacher's scores for this batch's own pairs, computed before "training"
     cand = kd_candidates("pairwise", examples, 0, 1, 0)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.gpu):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         own = teacher_scores(teacher, data, examples, cand)
     docids = [d for e in examples for d in e.docids]
     table = {(e.qid, docids[j]): float(own[i, j]) for i, e in enumerate(examples) for j in cand[i].nonzero()[:, 0].tolist()}
 
     base = dict(collection="bench", output_dir=tempfile.mkdtemp(prefix="bench-train-"), batch_size=bsz,
                 negatives="bm25", num_negatives=args.num_negatives, passage_length=args.passage_length,
-                device=str(device), quiet=True, max_steps=1000, teacher="t")
+                device=str(device), quiet=True, max_steps=1000, teacher="t", precision=precision)
     variants = {
         "student alone (--kd none)": (DistillConfig(kd="none", **base), None, None),
         "live teacher (--kd in-batch)": (DistillConfig(kd="in-batch", **base), teacher, None),
@@ -123,8 +130,11 @@ def main(argv=None) -> int:
 
     dev = torch.cuda.get_device_name(0) if args.gpu else f"CPU {platform.processor() or platform.machine()}, " \
                                                          f"{torch.get_num_threads()} torch threads"
-    shapes = "BERT-base shapes (768 x 12 layers, random weights), bf16 autocast" if args.gpu else \
-        f"student and teacher on {student.bert.config.hidden_size} x {student.bert.config.num_hidden_layers} layers"
+    def _shape(m):
+        return f"{m.config.model_type} {m.config.hidden_size} x {m.config.num_hidden_layers} layers"
+    shapes = "BERT-base shapes (768 x 12 layers, random weights)" if args.gpu else \
+        f"student {_shape(student.bert)}, teacher {_shape(teacher.bert)}"
+    shapes += f", {precision}" + (" autocast" if precision == "bf16" else "")
     print(f"device: {dev}; {shapes}")
     print(f"batch: {bsz} queries x (1 positive + {args.num_negatives} negatives) = {len(docids)} passages, "
           f"passages <= {args.passage_length} tokens, from {source}; median of {args.repeats} rounds (variants interleaved)")

@@ -16,7 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--collection", help="registered collection name (e.g. nfcorpus, scifact, dl19-pool)")
     src.add_argument("--corpus", help="corpus file: JSONL {id, contents} or BEIR {_id, title, text}, or TSV id<TAB>text")
-    p.add_argument("--encoder", default=None, help="encoder directory (BERT-family HF model); default: all-MiniLM-L6-v2")
+    p.add_argument("--encoder", default=None,
+                   help="encoder directory (a BERT-family HF model; with --pooling st also MPNet) or the name "
+                        "all-mpnet-base-v2 (fetched from its PyPI wheels); default: all-MiniLM-L6-v2")
     p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
     p.add_argument("--pooling", choices=("tct", "st"), default="tct",
                    help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised")

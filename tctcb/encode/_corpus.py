@@ -254,7 +254,7 @@ def encode_corpus(
     ``dtype`` defaults to ``bf16`` on CUDA and ``fp32`` on CPU (where the numbers equal Pyserini's).
     """
     from tctcb import __version__
-    from tctcb.models._backbone import default_backbone_dir
+    from tctcb.models._backbone import resolve_backbone
 
     if shard_num < 1 or not 0 <= shard_id < shard_num:
         raise EncodeError(f"shard id {shard_id} is not in 0..{shard_num - 1}")
@@ -262,7 +262,7 @@ def encode_corpus(
         raise EncodeError(f"chunk size must be positive, got {chunk_size}")
     if resume and overwrite:
         raise EncodeError("--resume and --overwrite exclude each other")
-    encoder_dir = Path(encoder_dir if encoder_dir is not None else default_backbone_dir()).resolve()
+    encoder_dir = resolve_backbone(encoder_dir).resolve()  # None: the default; a name: fetched (all-mpnet-base-v2)
     dtype = dtype or ("bf16" if str(device).startswith("cuda") else "fp32")
     label, total, make_iter = _open_source(collection, corpus)
     start, end = total * shard_id // shard_num, total * (shard_id + 1) // shard_num

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from tctcb.models._backbone import load_backbone
+from tctcb.models._backbone import BERT_FAMILY, ENCODER_FAMILY, load_backbone
 from tctcb.models._student import (
     DOC_MAX_LENGTH,
     QUERY_LENGTH,
@@ -80,13 +80,13 @@ class _Engine:
     """A BERT model plus length-sorted, token-budget batching over pre-tokenized inputs."""
 
     def __init__(self, encoder_dir, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
-                 max_batch: int | None = None):
+                 max_batch: int | None = None, families: frozenset[str] = BERT_FAMILY):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.device = _resolve_device(device)
         if self.device.type == "cpu" and dtype == "fp16":
             raise ValueError("fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
-        self.model, self.tokenizer = load_backbone(encoder_dir)
+        self.model, self.tokenizer = load_backbone(encoder_dir, families=families)
         self.encoder_dir = str(encoder_dir) if encoder_dir is not None else None
         self.model.eval().to(self.device, dtype=_DTYPES[dtype])
         self.dtype = dtype
@@ -241,7 +241,8 @@ def _st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 class SentenceTransformerEncoder:
     """sentence-transformers format (``[CLS] text [SEP]``, masked mean over all tokens, L2-normalised,
-    ``max_seq_length`` from ``sentence_bert_config.json``) for both queries and documents.
+    ``max_seq_length`` from ``sentence_bert_config.json``) for both queries and documents.  Any BERT or
+    MPNet folder (e.g. ``all-mpnet-base-v2``, resolved by name: :func:`tctcb.models._backbone.resolve_backbone`).
 
     ``encode(str)`` -> ``[d]`` (a query), ``encode(list, titles=None)`` -> ``[n, d]`` (documents;
     with titles the text is ``title + " " + text``, stripped, as MTEB/BEIR do)."""
@@ -252,10 +253,10 @@ class SentenceTransformerEncoder:
 
     def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
                  max_length: int | None = None, **kwargs):
-        from tctcb.models._backbone import default_backbone_dir
+        from tctcb.models._backbone import resolve_backbone
 
-        encoder_dir = default_backbone_dir() if encoder_dir is None else encoder_dir
-        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens)
+        encoder_dir = resolve_backbone(encoder_dir)
+        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, families=ENCODER_FAMILY)
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
         self.device = self._engine.device

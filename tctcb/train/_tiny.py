@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-__all__ = ["make_tiny_bert"]
+__all__ = ["make_tiny_bert", "make_tiny_mpnet"]
 
 _TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -30,6 +30,31 @@ def make_tiny_bert(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed
     torch.manual_seed(seed)
     try:
         BertModel(cfg).save_pretrained(str(p))
+    finally:
+        torch.random.set_rng_state(state)
+    return p
+
+
+def make_tiny_mpnet(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0, vocab_from=None) -> Path:
+    """Like :func:`make_tiny_bert` but an MPNet (``<s>``/``</s>``/``<mask>`` special tokens, no token
+    type ids), for the teacher's and the sentence-transformers encoder's non-BERT path."""
+    import torch
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
+
+    from tctcb.models import default_backbone_dir
+
+    src = Path(vocab_from) if vocab_from else default_backbone_dir()
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    words = [w.rstrip("\n") for w in open(src / "vocab.txt", encoding="utf-8")]
+    tok = MPNetTokenizerFast(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True)
+    tok.save_pretrained(str(p))
+    cfg = MPNetConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                      intermediate_size=2 * hidden, max_position_embeddings=514, pad_token_id=tok.pad_token_id)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        MPNetModel(cfg).save_pretrained(str(p))
     finally:
         torch.random.set_rng_state(state)
     return p

@@ -39,6 +39,14 @@ def _pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """``--precision``: ``bf16`` always, ``fp32`` never, ``auto`` on CUDA only (CPU bf16 is fast only with
+    AMX / AVX-512-BF16 and changes the numbers, so it is asked for, not assumed)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise TrainingError(f"--precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
 class Trainer:
     """``Trainer(cfg, data, model, teacher=None, table=None, dev=None).train()``.
 
@@ -76,12 +84,16 @@ class Trainer:
         self.num_negatives = cfg.num_negatives if cfg.negatives != "in-batch" else 0
 
     # -- one step -------------------------------------------------------------------------------
+    def autocast(self):
+        """bf16 autocast on the training device when ``--precision`` asks for it (``auto``: on CUDA only)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16(self.cfg.precision, self.device))
+
     def batch(self, step: int):
         return self.data.batch(step, self.cfg.batch_size * self.world, self.cfg.seed, self.num_negatives)
 
     def loss_for(self, examples, step: int):
         cfg = self.cfg
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with self.autocast():
             if isinstance(cfg, TeacherConfig):
                 return teacher_step_loss(self.model, self.data, examples, self.ce)
             return student_step_loss(self.model, self.data, examples, kd=cfg.kd, gamma=cfg.gamma, ce=self.ce,
@@ -149,12 +161,13 @@ class Trainer:
     def evaluate(self) -> float | None:
         if self.dev is None:
             return None
-        if isinstance(self.cfg, TeacherConfig):
-            score = self.dev.evaluate_teacher(self.model)
-        elif self.cfg.dev_mode == "rerank":
-            score = self.dev._metric(self.dev.student_rerank_run(self.model, self.cfg.passage_length))
-        else:
-            score = self.dev.evaluate_student(self.model, self.cfg.passage_length)
+        with self.autocast():
+            if isinstance(self.cfg, TeacherConfig):
+                score = self.dev.evaluate_teacher(self.model)
+            elif self.cfg.dev_mode == "rerank":
+                score = self.dev._metric(self.dev.student_rerank_run(self.model, self.cfg.passage_length))
+            else:
+                score = self.dev.evaluate_student(self.model, self.cfg.passage_length)
         self.log({"event": "dev", "step": self.step, "topics": self.dev.name, "queries": len(self.dev.qids),
                   "mode": "rerank" if isinstance(self.cfg, TeacherConfig) else self.cfg.dev_mode,
                   "nDCG@10": score})
