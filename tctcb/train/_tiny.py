@@ -12,7 +12,6 @@ _TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spe
 def make_tiny_bert(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0, vocab_from=None) -> Path:
     """Write a BERT with the default backbone's vocabulary and tokenizer but ``layers`` x ``hidden``
     random weights (seeded) to ``path``; returns ``path``."""
-    import torch
     from transformers import BertConfig, BertModel
 
     from tctcb.models import default_backbone_dir
@@ -26,10 +25,17 @@ def make_tiny_bert(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed
     vocab = sum(1 for _ in open(src / "vocab.txt", encoding="utf-8"))
     cfg = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                      intermediate_size=2 * hidden, max_position_embeddings=512)
+    return _save_seeded(BertModel, cfg, p, seed)
+
+
+def _save_seeded(model_cls, cfg, p: Path, seed: int) -> Path:
+    """Initialise ``model_cls(cfg)`` from ``seed`` (the global RNG left as it was) and save it to ``p``."""
+    import torch
+
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        BertModel(cfg).save_pretrained(str(p))
+        model_cls(cfg).save_pretrained(str(p))
     finally:
         torch.random.set_rng_state(state)
     return p
@@ -38,7 +44,6 @@ def make_tiny_bert(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed
 def make_tiny_mpnet(path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0, vocab_from=None) -> Path:
     """Like :func:`make_tiny_bert` but an MPNet (``<s>``/``</s>``/``<mask>`` special tokens, no token
     type ids), for the teacher's and the sentence-transformers encoder's non-BERT path."""
-    import torch
     from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
 
     from tctcb.models import default_backbone_dir
@@ -51,10 +56,4 @@ def make_tiny_mpnet(path, hidden: int = 32, layers: int = 2, heads: int = 2, see
     tok.save_pretrained(str(p))
     cfg = MPNetConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       intermediate_size=2 * hidden, max_position_embeddings=514, pad_token_id=tok.pad_token_id)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        MPNetModel(cfg).save_pretrained(str(p))
-    finally:
-        torch.random.set_rng_state(state)
-    return p
+    return _save_seeded(MPNetModel, cfg, p, seed)
