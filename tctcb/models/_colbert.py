@@ -1,7 +1,8 @@
 """ColBERT (Khattab & Zaharia, SIGIR 2020), the teacher of TCT-ColBERT (Lin, Yang & Lin 2020, arXiv 2010.11386).
 
-A BERT-family (or MPNet: ``_backbone.ENCODER_FAMILY``) backbone, a linear projection of every output token to ``dim`` (128) dimensions and L2
-normalisation.  Queries are written ``'[CLS] [Q] ' + query`` and padded with ``[MASK]`` to exactly
+A BERT-family (or MPNet: ``_backbone.ENCODER_FAMILY``) backbone, a linear projection of every output
+token to ``dim`` (128) dimensions and L2 normalisation (with MPNet, ``[CLS]`` / ``[MASK]`` below are its
+``<s>`` / ``<mask>``).  Queries are written ``'[CLS] [Q] ' + query`` and padded with ``[MASK]`` to exactly
 ``query_maxlen`` (32) tokens (*query augmentation*: every position, the masks included, is attended to
 and takes part in the match); passages are written ``'[CLS] [D] ' + text`` and truncated to
 ``doc_maxlen`` (180) tokens, with punctuation tokens left out of the match.  The markers are the same
