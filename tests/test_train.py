@@ -296,3 +296,60 @@ def test_anchor_pulls_the_student_towards_the_backbone_form(tiny_dir, tmp_path):
     tr.train()
     tr.model.eval()
     assert tr.loss_for(fixed, 0).stats["anchor"] < 0.5 * before
+
+
+def test_anchor_mse_hand_computed():
+    from tctcb.train._anchor import DEFAULT_ANCHOR_NORM, anchor_loss
+
+    a = torch.tensor([[2.0, 0.0], [0.0, 3.0]])  # unit vectors (1, 0) and (0, 1) once normalised
+    s = torch.tensor([[4.0, 0.0], [2.0, 0.0]])
+    # row 1: (4/2, 0) - (1, 0) -> 1; row 2: (1, 0) - (0, 1) -> 2; mean 1.5
+    assert float(anchor_loss(s, a, "mse", norm=2.0)) == pytest.approx(1.5)
+    # aligned and of length N: 0; at length N it is 2 (1 - cos), unlike the scale-free cosine term
+    assert float(anchor_loss(torch.tensor([[0.0, 2.0]]), a[1:], "mse", norm=2.0)) == pytest.approx(0.0)
+    u = torch.tensor([[0.6, 0.8]]) * DEFAULT_ANCHOR_NORM
+    assert float(anchor_loss(u, a[:1], "mse")) == pytest.approx(2 * (1 - 0.6), abs=1e-6)
+    assert float(anchor_loss(2 * u, a[:1], "mse")) > float(anchor_loss(u, a[:1], "mse"))
+    assert DEFAULT_ANCHOR_NORM ** 2 == pytest.approx(20.0)
+    with pytest.raises(ValueError, match="unknown anchor loss"):
+        anchor_loss(s, a, "l1")
+    with pytest.raises(ValueError, match="norm must be > 0"):
+        anchor_loss(s, a, "mse", norm=0.0)
+
+
+def test_anchor_only_learns_from_the_anchor_alone(tiny_dir, tmp_path):
+    """--anchor-only: the loss is the anchor term (CE logged, not learned); lengths move to --anchor-norm."""
+    from tctcb.train._anchor import StAnchor
+
+    data = _data()
+    norm = 3.0
+    tr = Trainer(_cfg(DistillConfig, tmp_path, kd="none", anchor_weight=2.0, anchor_loss="mse", anchor_norm=norm,
+                      anchor_only=True, max_steps=12, lr=3e-3),
+                 data, TctColBert.from_pretrained(tiny_dir), anchor=StAnchor.from_pretrained(tiny_dir))
+    fixed = data.batch(0, 4, tr.cfg.seed)
+    texts = [data.corpus[d] for e in fixed for d in e.docids]
+    tr.model.eval()
+    with torch.no_grad():
+        gap_before = (tr.model.encode_passage(texts, max_length=16).norm(dim=1) - norm).abs().mean()
+    before = tr.loss_for(fixed, 0)
+    assert float(before.loss.detach()) == pytest.approx(2.0 * before.stats["anchor"], rel=1e-5)
+    assert before.stats["ce"] > 0  # still computed and logged
+    tr.train()
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert recs[0]["losses"] == [{"loss": "anchor (mse)", "weight": 2.0, "norm": norm}]
+    assert all(r["loss"] == pytest.approx(2.0 * r["anchor"], rel=1e-5) for r in recs if "loss" in r)
+    tr.model.eval()
+    with torch.no_grad():
+        gap_after = (tr.model.encode_passage(texts, max_length=16).norm(dim=1) - norm).abs().mean()
+    assert tr.loss_for(fixed, 0).stats["anchor"] < 0.5 * before.stats["anchor"]
+    assert gap_after < 0.5 * gap_before
+
+
+def test_anchor_only_needs_an_anchor_and_no_kd(tiny_dir):
+    from tctcb.train._steps import student_step_loss
+
+    data = _data()
+    ex = data.batch(0, 4, 0)
+    with pytest.raises(ValueError, match="anchor_only needs"):
+        student_step_loss(TctColBert.from_pretrained(tiny_dir), data, ex, kd="none", gamma=1.0,
+                          ce=InBatchCrossEntropyLoss(), kl=None, anchor_only=True)

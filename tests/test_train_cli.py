@@ -107,3 +107,15 @@ def test_resume_accepts_checkpoints_from_before_a_new_setting():
     assert settings_diff(old, cfg, field_defaults(DistillConfig)) == []
     assert settings_diff({**cfg, "mine_with": "a"}, cfg, field_defaults(DistillConfig)) == [
         "  mine_with: 'a' (checkpoint) vs '' (now)"]
+
+
+def test_anchor_settings_checked_before_work(tmp_path, tiny_dir, capsys):
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-only")) == 2
+    assert "--anchor-only trains on the anchor term alone" in capsys.readouterr().err
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "in-batch", "--teacher", "t", "--anchor-only",
+                         "--anchor-weight", "1")) == 2
+    assert "--anchor-only" in capsys.readouterr().err
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-weight", "1", "--anchor-loss", "mse",
+                         "--anchor-norm", "0")) == 2
+    assert "--anchor-norm must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

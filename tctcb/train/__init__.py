@@ -1,6 +1,7 @@
 """Training: the ColBERT teacher and tightly-coupled distillation of the TCT-ColBERT student.
 
-``python -m tctcb.train teacher|distill ...``; in Python ``run(TeacherConfig(...))`` / ``run(DistillConfig(...))``.
+``python -m tctcb.train teacher|distill|interpolate ...``; in Python ``run(TeacherConfig(...))`` /
+``run(DistillConfig(...))``, and ``tctcb.models.interpolate_checkpoints`` for WiSE-FT.
 Importing this package loads no model.
 """
 from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig

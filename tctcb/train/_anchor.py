@@ -9,6 +9,14 @@ embeddings of the same texts is meant to carry that knowledge into the new forma
 spirit of L2-SP / LwF, on embeddings rather than weights.  ``1 - cos`` is scale-free, so it does not fight the
 dot product's scale that CE and KL need.  Measured (docs/experiments-distillation.md): it wins back part of
 the out-of-domain loss on NFCorpus (up to 0.05 nDCG@10 at W = 10) and nothing on SciFact.
+
+``--anchor-loss mse`` also pins the length: ``|| s / c - a ||^2`` with ``a`` the anchor's unit vector and ``c``
+``--anchor-norm``.  The student scores by an unnormalised dot product, so passage lengths that vary by 10%
+(the backbone's TCT-format passage norms on NFCorpus and CACM: coefficient of variation 0.10-0.11) reorder
+a ranking that the cosine term leaves free; with every length at ``c`` the dot product ranks as the backbone's
+cosine does.  The default ``c = sqrt(20)`` makes ``q . p = 20 cos``: the scale all-MiniLM-L6-v2 was trained
+with (sentence-transformers' in-batch loss, scale 20).  ``--anchor-only`` trains on this term alone: a
+format-adaptation stage that learns TCT-ColBERT's format from the backbone, with no labels.
 """
 from __future__ import annotations
 
@@ -20,7 +28,10 @@ from torch import nn
 
 from tctcb.encode._encoders import _st_pool
 
-__all__ = ["StAnchor", "anchor_loss"]
+__all__ = ["StAnchor", "anchor_loss", "ANCHOR_LOSSES", "DEFAULT_ANCHOR_NORM"]
+
+ANCHOR_LOSSES = ("cos", "mse")
+DEFAULT_ANCHOR_NORM = 20 ** 0.5
 
 
 class StAnchor(nn.Module):
@@ -54,9 +65,19 @@ class StAnchor(nn.Module):
         return _st_pool(hidden, enc["attention_mask"]).float()  # the pooling tctcb.encode uses for this form
 
 
-def anchor_loss(student: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
-    """Mean of ``1 - cos(student_i, anchor_i)`` over the rows (0 when aligned, at most 2)."""
+def anchor_loss(student: torch.Tensor, anchor: torch.Tensor, kind: str = "cos",
+                norm: float = DEFAULT_ANCHOR_NORM) -> torch.Tensor:
+    """``cos``: mean of ``1 - cos(student_i, anchor_i)`` over the rows (0 when aligned, at most 2).
+    ``mse``: mean of ``|| student_i / norm - unit(anchor_i) ||^2`` (0 only when aligned *and* of length
+    ``norm``; equals ``2 (1 - cos)`` for a student row of length ``norm``)."""
     if student.shape != anchor.shape:
         raise ValueError(f"anchor embeddings {tuple(anchor.shape)} do not match the student's {tuple(student.shape)}: "
                          "the anchor must be the student's own backbone (same hidden size)")
-    return (1.0 - nn.functional.cosine_similarity(student.float(), anchor.float(), dim=-1)).mean()
+    s, a = student.float(), anchor.float()
+    if kind == "cos":
+        return (1.0 - nn.functional.cosine_similarity(s, a, dim=-1)).mean()
+    if kind == "mse":
+        if not norm > 0:
+            raise ValueError(f"anchor norm must be > 0, got {norm}")
+        return (s / norm - nn.functional.normalize(a, dim=-1)).pow(2).sum(-1).mean()
+    raise ValueError(f"unknown anchor loss {kind!r} (choose from {', '.join(ANCHOR_LOSSES)})")

@@ -1,11 +1,13 @@
-"""``python -m tctcb.train teacher|distill ...``: build data, models, negatives, teacher scores; run the trainer."""
+"""``python -m tctcb.train teacher|distill ...``: build data, models, negatives, teacher scores; run the trainer.
+``python -m tctcb.train interpolate ...``: two checkpoints mixed in weight space (no training)."""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
-from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, build_parser, config_from_args
+from tctcb.train._config import (DistillConfig, InterpolateConfig, TeacherConfig, TrainConfig, build_parser,
+                                 config_from_args)
 from tctcb.train._data import TrainingData, TrainingDataError, mine_bm25_negatives, resolve_topic_set
 from tctcb.train._trainer import Trainer, TrainingError, latest_checkpoint
 
@@ -37,6 +39,10 @@ def _check(cfg: TrainConfig) -> None:
             pass  # --kd none is CE only whatever gamma says
         if cfg.anchor_weight < 0:
             bad.append(f"--anchor-weight must be >= 0, got {cfg.anchor_weight}")
+        if not cfg.anchor_norm > 0:
+            bad.append(f"--anchor-norm must be > 0, got {cfg.anchor_norm}")
+        if cfg.anchor_only and (cfg.kd != "none" or not cfg.anchor_weight > 0):
+            bad.append("--anchor-only trains on the anchor term alone: it needs --kd none and --anchor-weight > 0")
         needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
         if needs_teacher and not cfg.teacher:
             bad.append("--teacher DIR is required (for soft labels or --init teacher)")
@@ -168,9 +174,23 @@ def run(cfg: TrainConfig, log=None) -> dict:
     return summary
 
 
+def _interpolate(cfg: InterpolateConfig) -> int:
+    from tctcb.models._interpolate import InterpolationError, interpolate_checkpoints
+
+    try:
+        out = interpolate_checkpoints(cfg.start, cfg.end, cfg.alpha, cfg.output_dir)
+    except InterpolationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: (1 - {cfg.alpha}) * {cfg.start} + {cfg.alpha} * {cfg.end}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
+    if isinstance(cfg, InterpolateConfig):
+        return _interpolate(cfg)
     from tctcb.models._backbone import BackboneError
     from tctcb.models._colbert import ColBERTError
 

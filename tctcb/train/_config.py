@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
-__all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "build_parser", "config_from_args", "settings_diff",
+__all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig", "build_parser", "config_from_args", "settings_diff",
            "field_defaults", "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
@@ -89,6 +89,25 @@ class DistillConfig(TrainConfig):
     anchor_weight: float = _f(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
                               "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
                               "the backbone knew while the student learns TCT-ColBERT's format (0 = off)")
+    anchor_loss: str = _f("cos", "the anchor term: cos = 1 - cos (direction only); mse = || s / N - unit(a) ||^2, "
+                          "direction and length N = --anchor-norm, so the dot product ranks as the backbone's cosine",
+                          choices=["cos", "mse"])
+    anchor_norm: float = _f(20 ** 0.5, "with --anchor-loss mse: the embedding length N (default sqrt(20): "
+                            "q . p = 20 cos, the scale all-MiniLM-L6-v2 was trained with)")
+    anchor_only: bool = _f(False, "train on the anchor term alone, no hard or soft labels (needs --kd none and "
+                           "--anchor-weight > 0): a format-adaptation stage that learns TCT-ColBERT's format from "
+                           "the backbone's own embeddings")
+
+
+@dataclass
+class InterpolateConfig:
+    """Interpolate two checkpoints of one model in weight space (WiSE-FT): (1 - alpha) * start + alpha * end."""
+    start: str = _f(MISSING, "checkpoint at alpha = 0 (e.g. the model before fine-tuning)", required=True)
+    end: str = _f(MISSING, "checkpoint at alpha = 1 (e.g. the fine-tuned model)", required=True)
+    alpha: float = _f(MISSING, "weight of --end, in [0, 1]", required=True)
+    output_dir: str = _f(MISSING, "folder for the interpolated checkpoint (written atomically)", required=True,
+                         flag="--output")
+    command: str = "interpolate"
 
 
 def _flag(f) -> str:
@@ -117,15 +136,18 @@ def _add_fields(parser: argparse.ArgumentParser, cls) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tctcb.train",
-                                description="Train the ColBERT teacher, or distil the TCT-ColBERT student from it.")
+                                description="Train the ColBERT teacher, distil the TCT-ColBERT student from it, or "
+                                            "interpolate two checkpoints.")
     sub = p.add_subparsers(dest="command", required=True)
     _add_fields(sub.add_parser("teacher", help=TeacherConfig.__doc__, description=TeacherConfig.__doc__), TeacherConfig)
     _add_fields(sub.add_parser("distill", help=DistillConfig.__doc__, description=DistillConfig.__doc__), DistillConfig)
+    _add_fields(sub.add_parser("interpolate", help=InterpolateConfig.__doc__, description=InterpolateConfig.__doc__),
+                InterpolateConfig)
     return p
 
 
-def config_from_args(ns: argparse.Namespace) -> TrainConfig:
-    cls = TeacherConfig if ns.command == "teacher" else DistillConfig
+def config_from_args(ns: argparse.Namespace) -> TrainConfig | InterpolateConfig:
+    cls = {"teacher": TeacherConfig, "distill": DistillConfig, "interpolate": InterpolateConfig}[ns.command]
     return cls(**{f.name: getattr(ns, f.name) for f in fields(cls) if f.name != "command"})
 
 

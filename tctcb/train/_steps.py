@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from tctcb.models._colbert import maxsim, maxsim_all
-from tctcb.train._anchor import anchor_loss
+from tctcb.train._anchor import DEFAULT_ANCHOR_NORM, anchor_loss
 from tctcb.train._data import Example, TrainingData, _rng
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
@@ -114,9 +114,11 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
 def student_step_loss(student, data: TrainingData, examples: list[Example], *, kd: str, gamma: float,
                       ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None, teacher=None, table=None,
                       subsample: int = 0, seed: int = 0, step: int = 0, passage_length: int = 180,
-                      anchor=None, anchor_weight: float = 0.0) -> StepOutput:
+                      anchor=None, anchor_weight: float = 0.0, anchor_kind: str = "cos",
+                      anchor_norm: float = DEFAULT_ANCHOR_NORM, anchor_only: bool = False) -> StepOutput:
     """gamma * CE(hard labels over the global batch) + (1 - gamma) * KL(teacher || student) over the KD candidates
-    [+ anchor_weight * (1 - cos) of the student's query and passage embeddings against the frozen anchor's]."""
+    [+ anchor_weight * anchor term of the student's query and passage embeddings against the frozen anchor's];
+    ``anchor_only``: the anchor term alone (CE is still computed and logged, not learned from)."""
     qs, ps = _texts(data, local_slice(examples))
     q = gather_with_grad(student.encode_query(qs))
     p = gather_with_grad(student.encode_passage(ps, max_length=passage_length))
@@ -128,9 +130,13 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
     if anchor is not None and anchor_weight > 0:
         qa = gather_with_grad(anchor.encode(qs).to(q.device))
         pa = gather_with_grad(anchor.encode(ps, max_length=passage_length).to(p.device))
-        a_loss = anchor_loss(q, qa) + anchor_loss(p, pa)
+        a_loss = anchor_loss(q, qa, anchor_kind, anchor_norm) + anchor_loss(p, pa, anchor_kind, anchor_norm)
         stats["anchor"] = float(a_loss.detach())
         extra = anchor_weight * a_loss
+    if anchor_only:
+        if kd != "none" or not torch.is_tensor(extra):
+            raise ValueError("anchor_only needs kd 'none' and an anchor with a weight > 0")
+        return StepOutput(extra, scores, stats)
     if kd == "none":
         return StepOutput(ce_loss + extra, scores, stats)
     cand = kd_candidates(kd, examples, subsample, seed, step)

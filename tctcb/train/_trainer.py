@@ -99,7 +99,9 @@ class Trainer:
             return student_step_loss(self.model, self.data, examples, kd=cfg.kd, gamma=cfg.gamma, ce=self.ce,
                                      kl=self.kl, teacher=self.teacher, table=self.table, subsample=cfg.subsample,
                                      seed=cfg.seed, step=step, passage_length=cfg.passage_length,
-                                     anchor=self.anchor, anchor_weight=cfg.anchor_weight)
+                                     anchor=self.anchor, anchor_weight=cfg.anchor_weight,
+                                     anchor_kind=cfg.anchor_loss, anchor_norm=cfg.anchor_norm,
+                                     anchor_only=cfg.anchor_only)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:
@@ -180,6 +182,17 @@ class Trainer:
         return score
 
     # -- the loop -------------------------------------------------------------------------------
+    def _losses(self) -> list[dict]:
+        """What the step learns from, for the log's start record."""
+        cfg = self.cfg
+        anchor = []
+        if self.anchor is not None and getattr(cfg, "anchor_weight", 0) > 0:
+            anchor = [{"loss": f"anchor ({cfg.anchor_loss})", "weight": cfg.anchor_weight,
+                       **({"norm": cfg.anchor_norm} if cfg.anchor_loss == "mse" else {})}]
+            if cfg.anchor_only:
+                return anchor
+        return [self.ce.get_config_dict()] + ([self.kl.get_config_dict()] if self.kl else []) + anchor
+
     def train(self) -> dict:
         from tqdm.auto import tqdm
 
@@ -188,7 +201,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)  # dropout; a resumed run restored its RNG state instead
         self.log({"event": "start", "step": self.step, "world_size": self.world, "device": str(self.device),
                   "settings": asdict(cfg), "data": self.data.skipped,
-                  "losses": [self.ce.get_config_dict()] + ([self.kl.get_config_dict()] if self.kl else [])})
+                  "losses": self._losses()})
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.command, disable=cfg.quiet or not sys.stderr.isatty()
                    or not is_main())
         stopped = None
