@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
-__all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig", "build_parser", "config_from_args", "settings_diff",
-           "field_defaults", "IGNORED_ON_RESUME"]
+__all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig", "build_parser", "config_from_args",
+           "settings_diff", "field_defaults", "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
 IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
