@@ -96,6 +96,12 @@ def test_refused_pairs_write_nothing(pair, tmp_path):
         interpolate_checkpoints(start, end, 0.5, end)
     with pytest.raises(InterpolationError, match="does not exist"):
         interpolate_checkpoints(tmp_path / "nope", end, 0.5, tmp_path / "x")
+    bin_only = tmp_path / "bin-only"
+    bin_only.mkdir()
+    shutil.copy2(start / "config.json", bin_only / "config.json")
+    (bin_only / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(InterpolationError, match="only safetensors checkpoints are interpolated"):
+        interpolate_checkpoints(bin_only, end, 0.5, tmp_path / "x")
     # a tensor of another shape under the same config is caught tensor by tensor
     bad = tmp_path / "bad"
     shutil.copytree(end, bad)
