@@ -102,6 +102,14 @@ def test_refused_pairs_write_nothing(pair, tmp_path):
     (bin_only / "pytorch_model.bin").write_bytes(b"")
     with pytest.raises(InterpolationError, match="only safetensors checkpoints are interpolated"):
         interpolate_checkpoints(bin_only, end, 0.5, tmp_path / "x")
+    broken = tmp_path / "broken"
+    shutil.copytree(end, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(InterpolationError, match="model.safetensors: not a readable safetensors file"):
+        interpolate_checkpoints(start, broken, 0.5, tmp_path / "x")
+    (broken / "config.json").write_text("[1, 2]")
+    with pytest.raises(InterpolationError, match="expected a JSON object"):
+        interpolate_checkpoints(start, broken, 0.5, tmp_path / "x")
     # a tensor of another shape under the same config is caught tensor by tensor
     bad = tmp_path / "bad"
     shutil.copytree(end, bad)

@@ -39,6 +39,8 @@ def _config(path: Path) -> dict:
         raw = json.loads(f.read_text())
     except json.JSONDecodeError as e:
         raise InterpolationError(f"{f} is not valid JSON: {e}") from e
+    if not isinstance(raw, dict):
+        raise InterpolationError(f"{f}: expected a JSON object, found {type(raw).__name__}")
     return {k: v for k, v in raw.items() if k not in _BOOKKEEPING}
 
 
@@ -84,6 +86,13 @@ def _mix(a: dict, b: dict, alpha: float, where: str) -> dict:
     return out
 
 
+def _load(path: Path, load_file) -> dict:
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises its own error types for a truncated or foreign file
+        raise InterpolationError(f"{path}: not a readable safetensors file ({e})") from None
+
+
 def interpolate_checkpoints(start: str | Path, end: str | Path, alpha: float, output: str | Path) -> Path:
     """Write ``(1 - alpha) * start + alpha * end`` to ``output`` (atomically; an existing folder is replaced
     only once the new one is complete).  ``alpha`` in [0, 1]: 0 gives ``start``'s weights, 1 ``end``'s."""
@@ -103,7 +112,7 @@ def interpolate_checkpoints(start: str | Path, end: str | Path, alpha: float, ou
             if f.is_file() and f.suffix != ".safetensors":
                 shutil.copy2(f, tmp / f.name)
         for name in weight_files:
-            mixed = _mix(load_file(str(start / name)), load_file(str(end / name)), alpha, name)
+            mixed = _mix(_load(start / name, load_file), _load(end / name, load_file), alpha, name)
             save_file(mixed, str(tmp / name), metadata={"format": "pt"})
         (tmp / "tctcb_interpolation.json").write_text(json.dumps(
             {"start": str(start.resolve()), "end": str(end.resolve()), "alpha": alpha,

@@ -134,7 +134,7 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
         stats["anchor"] = float(a_loss.detach())
         extra = anchor_weight * a_loss
     if anchor_only:
-        if kd != "none" or not torch.is_tensor(extra):
+        if kd != "none" or anchor is None or not anchor_weight > 0:
             raise ValueError("anchor_only needs kd 'none' and an anchor with a weight > 0")
         return StepOutput(extra, scores, stats)
     if kd == "none":
