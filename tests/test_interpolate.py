@@ -125,6 +125,29 @@ def test_refused_pairs_write_nothing(pair, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".x.tmp-")]  # no half-written folder left
 
 
+def test_tokenizer_call_state_is_not_a_different_tokenizer(pair, tmp_path):
+    """A checkpoint saved right after encoding queries (the trainer's dev evaluation) records truncation at 36
+    in tokenizer.json, one saved after a training step's passages at the passage length: the same tokenizer,
+    so they interpolate; a tokenizer.json whose vocabulary differs is still refused."""
+    start, end = pair
+    s, e = TctColBert.from_pretrained(start), TctColBert.from_pretrained(end)
+    with torch.no_grad():
+        s.encode_query(["what is vitamin d"])
+        e.encode_passage(["vitamin d is a fat-soluble vitamin"], max_length=24)
+    s.save_pretrained(tmp_path / "after-queries")
+    e.save_pretrained(tmp_path / "after-passages")
+    ta = json.loads((tmp_path / "after-queries" / "tokenizer.json").read_text())
+    tb = json.loads((tmp_path / "after-passages" / "tokenizer.json").read_text())
+    assert ta["truncation"] != tb["truncation"]  # the case this guards: only the last call's settings differ
+    out = interpolate_checkpoints(tmp_path / "after-queries", tmp_path / "after-passages", 0.5, tmp_path / "mid")
+    assert (out / "model.safetensors").is_file()
+    tb["model"]["vocab"] = {**tb["model"]["vocab"], "zzzextra": len(tb["model"]["vocab"])}
+    (tmp_path / "after-passages" / "tokenizer.json").write_text(json.dumps(tb))
+    with pytest.raises(InterpolationError, match=r"different tokenizers \(tokenizer.json differs\)"):
+        interpolate_checkpoints(tmp_path / "after-queries", tmp_path / "after-passages", 0.5, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
 def test_cli(pair, tmp_path, capsys):
     start, end = pair
     out = tmp_path / "cli"

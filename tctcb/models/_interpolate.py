@@ -25,6 +25,8 @@ __all__ = ["interpolate_checkpoints", "InterpolationError"]
 _BOOKKEEPING = {"_name_or_path", "transformers_version"}
 # tokenizer files that must be identical in both checkpoints (the rest is copied from ``end``)
 _VOCAB_FILES = ("vocab.txt", "tokenizer.json", "sentencepiece.bpe.model", "spiece.model")
+# tokenizer.json entries that record the last call's settings, not the tokenizer
+_CALL_STATE = {"truncation", "padding"}
 
 
 class InterpolationError(ValueError):
@@ -60,9 +62,27 @@ def _check_pair(start: Path, end: Path) -> list[str]:
         raise InterpolationError(f"{start} has weight files {wa}, {end} has {wb}")
     for name in _VOCAB_FILES:
         fa, fb = start / name, end / name
-        if fa.is_file() != fb.is_file() or (fa.is_file() and not filecmp.cmp(fa, fb, shallow=False)):
+        if fa.is_file() != fb.is_file() or (fa.is_file() and not _same_vocab_file(fa, fb)):
             raise InterpolationError(f"{start} and {end} have different tokenizers ({name} differs)")
     return wa
+
+
+def _same_vocab_file(fa: Path, fb: Path) -> bool:
+    """Byte-identical, or for ``tokenizer.json`` equal but for its ``truncation`` / ``padding`` entries: the
+    tokenizers library saves the settings of the last call there (a checkpoint written after encoding 36-token
+    queries says 36, one written after 128-token passages 128), and transformers sets them anew on every call,
+    so they are not part of what the tokenizer is."""
+    if filecmp.cmp(fa, fb, shallow=False):
+        return True
+    if fa.name != "tokenizer.json":
+        return False
+    try:
+        ta, tb = json.loads(fa.read_text(encoding="utf-8")), json.loads(fb.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    if not (isinstance(ta, dict) and isinstance(tb, dict)):
+        return False
+    return {k: v for k, v in ta.items() if k not in _CALL_STATE} == {k: v for k, v in tb.items() if k not in _CALL_STATE}
 
 
 def _mix(a: dict, b: dict, alpha: float, where: str) -> dict:
