@@ -76,7 +76,8 @@ def test_dense_negatives_mined_by_a_tct_student(data_dir, cache_dir, tmp_path, t
                          "--mine-with", str(student))) == 0
     err = capsys.readouterr().err
     assert f"mining dense negatives with {student} (TCT-ColBERT encoding), top 5" in err
-    [cache] = (cache_dir / "train").glob("negatives-adi-dense-5-student-*.json")
+    # this run's file (a TCTCB_CACHE reused between runs also holds earlier students' files: keyed by weights)
+    cache = max((cache_dir / "train").glob("negatives-adi-dense-5-student-*.json"), key=lambda f: f.stat().st_mtime)
     ranked = json.loads(cache.read_text())
     corpus = {d.docid: d.contents for d in get_collection("adi").docs()}
     topics = get_topics("adi")
