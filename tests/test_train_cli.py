@@ -76,8 +76,11 @@ def test_dense_negatives_mined_by_a_tct_student(data_dir, cache_dir, tmp_path, t
                          "--mine-with", str(student))) == 0
     err = capsys.readouterr().err
     assert f"mining dense negatives with {student} (TCT-ColBERT encoding), top 5" in err
-    # this run's file (a TCTCB_CACHE reused between runs also holds earlier students' files: keyed by weights)
-    cache = max((cache_dir / "train").glob("negatives-adi-dense-5-student-*.json"), key=lambda f: f.stat().st_mtime)
+    # this student's file, by the CLI's own key (a TCTCB_CACHE reused between runs holds earlier students' too)
+    from tctcb.train._cli import _model_tag
+
+    cache = cache_dir / "train" / f"negatives-adi-dense-5-student-{_model_tag(student, 'tct')}.json"
+    assert cache.is_file()
     ranked = json.loads(cache.read_text())
     corpus = {d.docid: d.contents for d in get_collection("adi").docs()}
     topics = get_topics("adi")
