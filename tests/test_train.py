@@ -216,6 +216,36 @@ def test_kd_in_batch_agreement_logged(tiny_dir, tmp_path):
     assert steps[0]["loss"] == pytest.approx(0.5 * steps[0]["ce"] + 0.5 * steps[0]["kl"], rel=1e-5)
 
 
+def test_precomputed_scores_train_as_the_live_pairwise_teacher(tiny_dir, tmp_path):
+    """Loose coupling reads from a file exactly the scores the live pairwise teacher computes inside the
+    step, so the two runs end with the same student (and in-batch KD, which sees more pairs, does not)."""
+    from tctcb.train._retrieval import precompute_teacher_scores, read_scores
+
+    data = _data()
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
+    kw = dict(teacher="t", kd="pairwise", negatives="bm25", num_negatives=2, max_steps=4)
+    live = Trainer(_cfg(DistillConfig, tmp_path / "live", **kw), data, TctColBert.from_pretrained(tiny_dir),
+                   teacher=teacher)
+    live.train()
+    cfg = _cfg(DistillConfig, tmp_path / "pre", teacher_scores="precomputed", **kw)
+    batches = [data.batch(s, cfg.batch_size, cfg.seed, cfg.num_negatives) for s in range(cfg.max_steps)]
+    path = tmp_path / "scores.tsv"
+    precompute_teacher_scores(teacher, data, batches, path)
+    table = read_scores(path)
+    assert len(table) == len({(e.qid, d) for b in batches for e in b for d in e.docids})
+    pre = Trainer(cfg, data, TctColBert.from_pretrained(tiny_dir), table=table)
+    pre.train()
+    assert torch.allclose(_flat(live.model), _flat(pre.model), atol=1e-5)
+    tight = Trainer(_cfg(DistillConfig, tmp_path / "tight", **{**kw, "kd": "in-batch"}), data,
+                    TctColBert.from_pretrained(tiny_dir), teacher=teacher)
+    tight.train()
+    assert not torch.allclose(_flat(live.model), _flat(tight.model), atol=1e-5)
+    logs = [[json.loads(x) for x in (tmp_path / n / "run" / "log.jsonl").read_text().splitlines()]
+            for n in ("live", "pre")]
+    kl = [[r["kl"] for r in log if "kl" in r] for log in logs]
+    assert len(kl[0]) == 4 and kl[0] == pytest.approx(kl[1], rel=1e-4, abs=1e-6)
+
+
 class _ScriptedDev:
     """Stands in for DevSet: returns scripted dev nDCG@10 values, one per evaluation."""
     name, qids = "scripted-dev", ["q0"]
