@@ -220,6 +220,7 @@ def test_precomputed_scores_train_as_the_live_pairwise_teacher(tiny_dir, tmp_pat
     """Loose coupling reads from a file exactly the scores the live pairwise teacher computes inside the
     step, so the two runs end with the same student (and in-batch KD, which sees more pairs, does not)."""
     from tctcb.train._retrieval import precompute_teacher_scores, read_scores
+    from tctcb.train._trainer import planned_batch
 
     data = _data()
     teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
@@ -228,7 +229,7 @@ def test_precomputed_scores_train_as_the_live_pairwise_teacher(tiny_dir, tmp_pat
                    teacher=teacher)
     live.train()
     cfg = _cfg(DistillConfig, tmp_path / "pre", teacher_scores="precomputed", **kw)
-    batches = [data.batch(s, cfg.batch_size, cfg.seed, cfg.num_negatives) for s in range(cfg.max_steps)]
+    batches = [planned_batch(cfg, data, s) for s in range(cfg.max_steps)]
     path = tmp_path / "scores.tsv"
     precompute_teacher_scores(teacher, data, batches, path)
     table = read_scores(path)

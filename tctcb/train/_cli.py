@@ -105,7 +105,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
     from tctcb.models import ColBERT, TctColBert
     from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
     from tctcb.train._retrieval import DevSet, precompute_teacher_scores, read_scores
-    from tctcb.train._trainer import _pick_device
+    from tctcb.train._trainer import _pick_device, planned_batch
 
     if log is None:
         def log(m):  # one process speaks under torchrun
@@ -146,8 +146,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
                 if not path.is_file() and is_main():
                     t = ColBERT.from_pretrained(cfg.teacher).to(_pick_device(cfg.device))
                     world = rank_and_world()[1]
-                    batches = [data.batch(s, cfg.batch_size * world, cfg.seed, cfg.num_negatives
-                                          if cfg.negatives != "in-batch" else 0) for s in range(cfg.max_steps)]
+                    batches = [planned_batch(cfg, data, s, world) for s in range(cfg.max_steps)]
                     out.mkdir(parents=True, exist_ok=True)
                     log(f"precomputing teacher scores for the {cfg.max_steps} planned batches -> {path}")
                     precompute_teacher_scores(t, data, batches, path, cfg.quiet)

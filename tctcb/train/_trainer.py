@@ -47,6 +47,13 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
 
+def planned_batch(cfg: TrainConfig, data: TrainingData, step: int, world: int = 1):
+    """The global batch a run with ``cfg`` trains on at ``step`` over ``world`` processes: the one rule the
+    trainer and the precomputed teacher scores (``--teacher-scores precomputed``) share."""
+    num_negatives = cfg.num_negatives if cfg.negatives != "in-batch" else 0
+    return data.batch(step, cfg.batch_size * world, cfg.seed, num_negatives)
+
+
 class Trainer:
     """``Trainer(cfg, data, model, teacher=None, table=None, dev=None).train()``.
 
@@ -81,7 +88,6 @@ class Trainer:
         self.best = (-1.0, -1)  # (dev nDCG@10, step)
         self.bad_evals = 0
         self.last_good: Path | None = None
-        self.num_negatives = cfg.num_negatives if cfg.negatives != "in-batch" else 0
 
     # -- one step -------------------------------------------------------------------------------
     def autocast(self):
@@ -89,7 +95,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16(self.cfg.precision, self.device))
 
     def batch(self, step: int):
-        return self.data.batch(step, self.cfg.batch_size * self.world, self.cfg.seed, self.num_negatives)
+        return planned_batch(self.cfg, self.data, step, self.world)
 
     def loss_for(self, examples, step: int):
         cfg = self.cfg
