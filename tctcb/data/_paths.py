@@ -1,7 +1,8 @@
 """Where the data lives: the read-only data directory, the cache for derived files, and DataError.
 
-``data_dir()`` is ``$TCTCB_DATA`` (or an explicit ``data_dir=``); ``cache_dir()`` is ``$TCTCB_CACHE``,
-default ``~/.cache/tctcb``. Nothing here touches the disk at import time.
+``data_dir()`` is an explicit ``data_dir=``, else ``$TCTCB_DATA``, else ``default_data_dir()`` (where
+``python -m tctcb.data download`` puts the built-in collections) once it exists; ``cache_dir()`` is
+``$TCTCB_CACHE``, default ``~/.cache/tctcb``. Nothing here touches the disk at import time.
 """
 from __future__ import annotations
 
@@ -16,15 +17,27 @@ class DataError(Exception):
     """Bad or missing data: the message names the file (and line) or the variable to set."""
 
 
+def default_data_dir() -> Path:
+    """Where ``python -m tctcb.data download`` puts the built-in collections when ``$TCTCB_DATA`` is unset:
+    ``$XDG_CACHE_HOME/tctcb/data``, else ``~/.cache/tctcb/data``. Not created here."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "tctcb" / "data"
+
+
 def data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data directory: ``data_dir`` if given, else ``$TCTCB_DATA``."""
+    """The data directory: ``data_dir`` if given, else ``$TCTCB_DATA``, else ``default_data_dir()`` if it
+    exists. A folder named explicitly or by the variable must exist."""
     if data_dir is not None:
         d = Path(data_dir)
     else:
         env = os.environ.get(DATA_ENV)
         if not env:
+            default = default_data_dir()
+            if default.is_dir():
+                return default
             raise DataError(
-                f"no data directory: set {DATA_ENV} (or pass --data-dir) to the folder holding adi/, cacm/, nfcorpus/, ..."
+                f"no data directory: run 'python -m tctcb.data download' (into {default}) "
+                f"or set {DATA_ENV} to the folder holding adi/, cacm/, nfcorpus/, ..."
             )
         d = Path(env)
     if not d.is_dir():
@@ -44,5 +57,8 @@ def cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 def require_file(path: Path) -> Path:
     """``path`` if it is a file, else a DataError naming it and the way to point at another data directory."""
     if not path.is_file():
-        raise DataError(f"missing data file {path}: set {DATA_ENV} (or pass --data-dir) to the folder that holds it")
+        raise DataError(
+            f"missing data file {path}: run 'python -m tctcb.data download' "
+            f"or set {DATA_ENV} (or pass --data-dir) to the folder that holds it"
+        )
     return path
