@@ -13,13 +13,16 @@ with relevance >= 2 (done by the evaluation code; the qrels here keep the grades
 """
 from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
 from ._cacm import read_cacm_docs
+from ._docstore import DocStore, sniff_corpus_format
 from ._jsonl import read_jsonl_corpus, write_jsonl_collection
-from ._paths import DataError, cache_dir, data_dir
+from ._download import download
+from ._paths import DataError, cache_dir, data_dir, default_data_dir
 from ._rankllm import read_rankllm_pool, read_rankllm_queries
 from ._records import Document, Query
 from ._registry import (
     CacmCollection,
     Collection,
+    UserCollection,
     get_collection,
     get_qrels,
     get_topics,
@@ -32,9 +35,13 @@ from ._registry import (
 from ._scifact import parse_sentence_list, read_scifact_claims, read_scifact_corpus
 from ._smart import cranfield_gain, read_smart_docs, read_smart_qrels, read_smart_queries
 from ._trec import read_qrels, read_topics, read_trec_qrels
+from ._triples import TripleRow, TripleStore, sniff_triples_format
+from ._userdata import UserDataset, add_dataset, load_registry, remove_dataset
 
 __all__ = [
-    "CacmCollection", "Collection", "DataError", "Document", "Query",
+    "CacmCollection", "Collection", "DataError", "DocStore", "Document", "Query", "UserCollection", "UserDataset",
+    "add_dataset", "load_registry", "remove_dataset", "sniff_corpus_format", "TripleRow", "TripleStore",
+    "sniff_triples_format", "default_data_dir", "download",
     "cache_dir", "cranfield_gain", "data_dir",
     "get_collection", "get_qrels", "get_topics", "get_topics_and_qrels",
     "list_collections", "list_topic_sets", "topics_collection", "verify_files",

@@ -22,13 +22,15 @@ from typing import Callable, Iterator
 from . import _catalog as cat
 from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
 from ._cacm import read_cacm_docs, unpack_html
-from ._jsonl import write_jsonl_collection
+from ._docstore import DocStore
+from ._jsonl import JSONL_NAME, write_jsonl_collection
 from ._paths import DataError, cache_dir, data_dir as _data_dir, require_file
 from ._rankllm import read_rankllm_pool
 from ._records import Document
 from ._scifact import read_scifact_claims, read_scifact_corpus
 from ._smart import read_smart_docs, read_smart_qrels, read_smart_queries
 from ._trec import read_topics, read_trec_qrels
+from ._userdata import find_dataset, find_topic_set, load_registry
 
 #: bump when the conversion of any collection to JSONL changes, so stale cache entries are not reused
 JSONL_VERSION = 1
@@ -137,24 +139,28 @@ _TOPIC_READERS: dict[str, Callable[[PathLike], tuple[dict[str, str], Qrels]]] = 
 
 
 def list_collections() -> list[str]:
-    return list(cat.COLLECTIONS)
+    """Built-in collections, then the user datasets registered with ``python -m tctcb.data add``."""
+    return list(cat.COLLECTIONS) + list(load_registry())
 
 
 def list_topic_sets() -> list[str]:
-    return list(cat.TOPIC_SETS)
+    """Built-in topic sets, then the user datasets' ``NAME-SPLIT`` sets."""
+    return list(cat.TOPIC_SETS) + [t for ds in load_registry().values() for t in ds.topic_sets]
 
 
 def _collection_name(name: str) -> str:
-    if name not in cat.COLLECTIONS:
-        raise DataError(f"unknown collection {name!r}; known: {', '.join(cat.COLLECTIONS)}")
+    if name not in cat.COLLECTIONS and find_dataset(name) is None:
+        raise DataError(f"unknown collection {name!r}; known: {', '.join(list_collections())} "
+                        "(register your own with 'python -m tctcb.data add NAME ...')")
     return name
 
 
 def _topic_set_name(name: str) -> str:
     name = cat.ALIASES.get(name, name)
-    if name not in cat.TOPIC_SETS:
-        known = list(cat.TOPIC_SETS) + list(cat.ALIASES)
-        raise DataError(f"unknown topic set {name!r}; known: {', '.join(known)}")
+    if name not in cat.TOPIC_SETS and find_topic_set(name) is None:
+        known = list_topic_sets() + list(cat.ALIASES)
+        raise DataError(f"unknown topic set {name!r}; known: {', '.join(known)} "
+                        "(register your own with 'python -m tctcb.data add NAME ...', or give a topics file)")
     return name
 
 
@@ -166,6 +172,11 @@ class Collection:
         self._data_dir = data_dir
         self._len: int | None = None
         self._indexable: int | None = None
+
+    @property
+    def cache_name(self) -> str:
+        """The name derived files (JSONL, indexes) are kept under in the cache."""
+        return self.name
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r})"
@@ -202,8 +213,51 @@ class Collection:
     def jsonl_dir(self, cache: PathLike = None) -> Path:
         """A directory holding this collection as Pyserini JsonCollection JSONL (``docs.jsonl``, lines
         ``{"id", "contents"}``), written atomically into the cache on first use and reused after."""
-        target = cache_dir(cache) / f"jsonl-v{JSONL_VERSION}" / self.name
+        target = cache_dir(cache) / f"jsonl-v{JSONL_VERSION}" / self.cache_name
         return write_jsonl_collection(self.docs(), target, expected=self.expected_docs)
+
+    def docstore(self, log=None) -> DocStore:
+        """``docid -> contents`` without holding the corpus in memory (an offset index over the JSONL)."""
+        return DocStore.open(self.jsonl_dir() / JSONL_NAME, "jsonl", log=log)
+
+
+class UserCollection(Collection):
+    """A dataset registered with ``python -m tctcb.data add``: documents read from the user's own file."""
+
+    def __init__(self, name: str, data_dir: PathLike = None):
+        super().__init__(name, data_dir)
+        self.dataset = find_dataset(name)
+
+    def __repr__(self) -> str:
+        return f"UserCollection({self.name!r}, {self.dataset.corpus!r})"
+
+    @property
+    def cache_name(self) -> str:
+        # re-registering NAME over another corpus must not reuse the old one's JSONL or indexes
+        st = Path(self.dataset.corpus).stat() if Path(self.dataset.corpus).is_file() else None
+        key = f"{self.dataset.corpus}|{st.st_size if st else ''}|{st.st_mtime_ns if st else ''}"
+        return f"{self.name}.{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+    @property
+    def topic_sets(self) -> list[str]:
+        return self.dataset.topic_sets
+
+    @property
+    def expected_docs(self) -> int:
+        return self.dataset.docs
+
+    def docstore(self, log=None) -> DocStore:
+        store = self.dataset.docstore(log=log)
+        if len(store) != self.dataset.docs:
+            raise DataError(f"dataset {self.name!r}: {self.dataset.corpus} now holds {len(store)} documents, "
+                            f"{self.dataset.docs} when it was registered: register it again with --force")
+        return store
+
+    def docs(self) -> Iterator[Document]:
+        return self.docstore().docs()
+
+    def __len__(self) -> int:
+        return self.dataset.docs
 
 
 class CacmCollection(Collection):
@@ -214,18 +268,27 @@ class CacmCollection(Collection):
 
 
 def get_collection(name: str, data_dir: PathLike = None) -> Collection:
-    """The registered collection ``name`` (one of ``list_collections()``)."""
-    cls = CacmCollection if _collection_name(name) == "cacm" else Collection
+    """The registered collection ``name`` (one of ``list_collections()``: built-in or user dataset)."""
+    if _collection_name(name) not in cat.COLLECTIONS:
+        return UserCollection(name, data_dir)
+    cls = CacmCollection if name == "cacm" else Collection
     return cls(name, data_dir)
 
 
 def topics_collection(name: str) -> str | None:
     """The registered collection a topic set searches; None for msmarco-dev / dl19-passage (full MS MARCO)."""
-    return cat.TOPIC_SETS[_topic_set_name(name)]["collection"]
+    name = _topic_set_name(name)
+    if name in cat.TOPIC_SETS:
+        return cat.TOPIC_SETS[name]["collection"]
+    return find_topic_set(name)[0].name
 
 
 def get_topics_and_qrels(name: str, data_dir: PathLike = None) -> tuple[dict[str, str], Qrels]:
-    return _TOPIC_READERS[_topic_set_name(name)](data_dir)
+    name = _topic_set_name(name)
+    if name in _TOPIC_READERS:
+        return _TOPIC_READERS[name](data_dir)
+    ds, split = find_topic_set(name)
+    return ds.topics_and_qrels(split)
 
 
 def get_topics(name: str, data_dir: PathLike = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """TREC-style topics and qrels.
 
-Topics come either tab-separated (``qid<TAB>text``, as MS MARCO / Anserini's ``topics.*.tsv``) or in
-SGML: TREC ``<top> <num> <title>`` blocks, or CACM's ``<DOC> <DOCNO> n </DOCNO> text </DOC>``
+Topics come tab-separated (``qid<TAB>text``, as MS MARCO / Anserini's ``topics.*.tsv``), as JSON lines
+(BEIR's ``queries.jsonl``), or in SGML: TREC ``<top> <num> <title>`` blocks, or CACM's ``<DOC> <DOCNO> n </DOCNO> text </DOC>``
 blocks. Qrels are ``qid iter docid grade`` (whitespace separated).
 """
 from __future__ import annotations
@@ -18,7 +18,27 @@ def read_topics(src: Source) -> dict[str, str]:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if first.lstrip().startswith("<"):
         return _read_sgml_topics(text, source_name(src))
+    if first.lstrip().startswith("{"):
+        return _read_jsonl_topics(src)
     return _read_tsv_topics(src)
+
+
+_ID_KEYS, _TEXT_KEYS = ("_id", "qid", "query_id", "id"), ("text", "query", "title")
+
+
+def _read_jsonl_topics(src: Source) -> dict[str, str]:
+    """BEIR ``queries.jsonl`` (``{"_id","text"}``) and the like (``qid``/``query_id``/``id``, ``query``/``title``)."""
+    from ._jsonl import iter_json_objects
+
+    topics: dict[str, str] = {}
+    for n, obj in iter_json_objects(src):
+        qid = next((obj[k] for k in _ID_KEYS if k in obj), None)
+        text = next((obj[k] for k in _TEXT_KEYS if k in obj), None)
+        if qid is None or not isinstance(text, str):
+            raise DataError(f"{source_name(src)}, line {n}: a JSON query needs an id ({'/'.join(_ID_KEYS)}) and a "
+                            f"text ({'/'.join(_TEXT_KEYS)}); keys: {sorted(obj)[:8]}")
+        topics[str(qid)] = text
+    return topics
 
 
 def _read_tsv_topics(src: Source) -> dict[str, str]:

@@ -33,10 +33,15 @@ class IndexingError(RuntimeError):
 
 
 def lucene_index_dir(collection_name: str, kind: str = "bm25") -> Path:
-    """Where :func:`build_lucene_index` puts the index of ``collection_name`` (in the cache)."""
-    from tctcb.data import cache_dir
+    """Where :func:`build_lucene_index` puts the index of ``collection_name`` (in the cache). A user dataset's
+    index is kept under a name that changes with its corpus file, so one registered again is indexed again."""
+    from tctcb.data import DataError, cache_dir, get_collection
 
-    return Path(cache_dir()) / "indexes" / f"lucene-{kind}.{collection_name}"
+    try:
+        key = get_collection(collection_name).cache_name
+    except DataError:
+        key = collection_name
+    return Path(cache_dir()) / "indexes" / f"lucene-{kind}.{key}"
 
 
 def count_lucene_docs(index_dir: str | os.PathLike) -> int:
@@ -219,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m tctcb.index lucene --collection NAME [--threads N] [--force]``: prints the index folder."""
     p = argparse.ArgumentParser(prog="python -m tctcb.index lucene",
                                 description="Build the BM25 Lucene index of a registered collection in the cache.")
-    p.add_argument("--collection", required=True, help="registered collection (adi, cacm, cranfield, nfcorpus, ...)")
+    p.add_argument("--collection", required=True, help="registered collection (adi, cacm, cranfield, nfcorpus, ...) "
+                   "or a dataset registered with 'python -m tctcb.data add'")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--force", action="store_true", help="rebuild even when a complete index exists")
     p.add_argument("--verbose", action="store_true", help="show Anserini's indexing log")

@@ -17,7 +17,8 @@ import shlex
 from pathlib import Path
 
 from tctcb._atomic import write_text
-from tctcb.reproduce._schema import Condition, Regression, list_regressions, load_regression, regressions_dir
+from tctcb.reproduce._schema import (Condition, Regression, fill_values, list_regressions, load_regression,
+                                    regressions_dir)
 
 __all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs", "fill_tables", "pages_with_tables"]
 
@@ -32,15 +33,19 @@ def _quote(token: str) -> str:
     return token if token.startswith(("$", "~")) else shlex.quote(token)
 
 
-def _display_commands(reg: Regression, cond: Condition) -> list[str]:
+def _display_values(reg: Regression, cond: Condition) -> dict:
     values = {"run": f"runs/{reg.name}.{cond.name}.txt", "workdir": f"work/{reg.name}/{cond.name}",
               "cache": "~/.cache/tctcb", "data": "$TCTCB_DATA", "topics": cond.topics or "", "qrels": cond.qrels,
               "regression": reg.name, "condition": cond.name}
-    values.update({k: str(v).format_map(values) for k, v in cond.vars.items()})
+    return fill_values(cond, values)
+
+
+def _display_commands(reg: Regression, cond: Condition) -> list[str]:
+    values = _display_values(reg, cond)
     lines = [" ".join(_quote(p.format_map(values)) for p in parts) for parts in cond.commands]
     metrics = " ".join(f"-m {shlex.quote(e.metric)}" for e in cond.scores)
     rel = f" --rel-level {cond.rel_level}" if cond.rel_level is not None else ""
-    lines.append(f"python -m tctcb.eval --qrels {shlex.quote(cond.qrels.format_map(values))} "
+    lines.append(f"python -m tctcb.eval --qrels {shlex.quote(values['qrels'])} "
                  f"--run {values['run']} {metrics}{rel}")
     return lines
 
@@ -65,7 +70,8 @@ def render_doc(reg: Regression) -> str:
         out += [f"## {cond.name}", ""]
         if cond.description:
             out += [cond.description, ""]
-        facts = [f"topics `{cond.topics}`" if cond.topics else None, f"qrels `{cond.qrels}`",
+        shown = _display_values(reg, cond)
+        facts = [f"topics `{shown['topics']}`" if cond.topics else None, f"qrels `{shown['qrels']}`",
                  f"binary metrics count grades >= {cond.rel_level} as relevant" if cond.rel_level is not None else None,
                  None if cond.offline else "needs the internet (`--online`)",
                  None if cond.ci else "not in CI's integration tier (slow; `TCTCB_REGRESSIONS_ALL=1` adds it)"]

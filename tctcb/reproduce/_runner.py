@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tctcb.reproduce._schema import Condition, Regression
+from tctcb.reproduce._schema import Condition, Regression, fill_values
 
 __all__ = ["Result", "condition_paths", "expand_commands", "run_condition", "format_result"]
 
@@ -58,7 +58,7 @@ def _values(reg: Regression, cond: Condition, cache) -> _Values:
     v = _Values(run=str(paths["run"]), workdir=str(paths["workdir"]), cache=str(paths["cache"]),
                 topics=cond.topics or "", qrels=cond.qrels, regression=reg.name, condition=cond.name)
     # vars may use the built-in placeholders, e.g. `student: "{cache}/models/student"` (one level).
-    v.update({k: str(val).format_map(v) for k, val in cond.vars.items()})
+    fill_values(cond, v)
     return v
 
 
@@ -120,7 +120,7 @@ def run_condition(reg: Regression, cond: Condition, cache: str | os.PathLike | N
     except RunFormatError as e:
         return _all(reg, cond, {}, f"unparsable run: {e}")
     try:
-        qrels = load_qrels(cond.qrels.format_map(_values(reg, cond, cache)))
+        qrels = load_qrels(_values(reg, cond, cache)["qrels"])
         measured = evaluate(run, qrels, [e.metric for e in cond.scores], rel_level=cond.rel_level)
     except Exception as e:  # any evaluation failure is a FAIL with its reason, never a silent 0
         return _all(reg, cond, {}, f"evaluation failed: {type(e).__name__}: {e}")

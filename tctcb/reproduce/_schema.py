@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["RegressionError", "Expected", "Condition", "Regression", "regressions_dir", "list_regressions",
-           "load_regression", "DEFAULT_TOLERANCE", "BUILTIN_PLACEHOLDERS"]
+           "load_regression", "DEFAULT_TOLERANCE", "BUILTIN_PLACEHOLDERS", "fill_values"]
 
 DEFAULT_TOLERANCE = 0.00005
 BUILTIN_PLACEHOLDERS = ("run", "workdir", "cache", "data", "topics", "qrels", "regression", "condition")
@@ -94,6 +94,15 @@ class Regression:
             if c.name == name:
                 return c
         raise RegressionError(f"{self.name}: no condition {name!r} (have: {', '.join(c.name for c in self.conditions)})")
+
+
+def fill_values(cond: "Condition", values: dict) -> dict:
+    """``values`` (the built-in placeholders) plus the condition's vars, each filled in from the built-ins;
+    ``topics`` and ``qrels`` filled in from both (``qrels: "{collection}-test"``)."""
+    values.update({k: str(v).format_map(values) for k, v in cond.vars.items()})
+    values["topics"] = str(values.get("topics") or "").format_map(values)
+    values["qrels"] = str(values.get("qrels") or "").format_map(values)
+    return values
 
 
 def regressions_dir() -> Path:

@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weight-on-dense", action="store_true")
     s.add_argument("--k0", type=int, help="hits taken from each side before fusion (default: --hits)")
     s.add_argument("--rrf-k", type=int, default=60)
-    s.add_argument("--tune-alpha-on", metavar="TOPICS", help="choose --alpha on this (dev) topic set")
+    s.add_argument("--tune-alpha-on", metavar="TOPICS", help="choose --alpha on this (dev) topic set: a name "
+                   "(its qrels come with it) or a topics file (give --tune-qrels)")
+    s.add_argument("--tune-qrels", metavar="QRELS", help="qrels for --tune-alpha-on: a file (TREC or BEIR) or a "
+                   "topic set name (default: the qrels of the --tune-alpha-on name)")
     s.add_argument("--alpha-grid", help="comma-separated alphas to try (default: a built-in grid)")
     s.add_argument("--tune-metric", default="nDCG@10")
     r = p.add_argument_group("rerank")
@@ -171,6 +174,10 @@ def _check_args(args) -> None:
         raise UsageError("--k0 applies to hybrid search (--index and --sparse-index)")
     if args.tune_alpha_on and not (args.index and args.sparse_index and args.fusion == "weighted"):
         raise UsageError("--tune-alpha-on needs a weighted hybrid (--index, --sparse-index, --fusion weighted)")
+    if args.tune_qrels and not args.tune_alpha_on:
+        raise UsageError("--tune-qrels goes with --tune-alpha-on")
+    if args.tune_alpha_on and Path(args.tune_alpha_on).is_file() and not args.tune_qrels:
+        raise UsageError(f"--tune-alpha-on {args.tune_alpha_on} is a topics file: give its qrels with --tune-qrels FILE")
     if args.batch_size < 1 or args.threads < 1:
         raise UsageError("--batch-size and --threads must be >= 1")
 
@@ -181,7 +188,8 @@ def _progress(total, quiet, desc):
     return tqdm(total=total, desc=desc, unit="q", disable=quiet or not sys.stderr.isatty(), leave=False)
 
 
-def _rerank_docs(args) -> dict[str, str]:
+def _rerank_docs(args):
+    """``docid -> text`` of the collection the teacher reads (a docstore: not the corpus in memory)."""
     from tctcb.data import get_collection, topics_collection
 
     name = args.collection
@@ -192,7 +200,7 @@ def _rerank_docs(args) -> dict[str, str]:
             name = None
     if name is None:
         raise UsageError("--rerank-with: give --collection NAME (the passages the teacher reads)")
-    return {d.docid: d.contents for d in get_collection(name).docs()}
+    return get_collection(name).docstore()
 
 
 def run_search(args) -> tuple[dict, dict]:
@@ -208,12 +216,12 @@ def run_search(args) -> tuple[dict, dict]:
     if dense is not None and sparse is not None:
         searcher = HybridSearcher(dense, sparse, fusion=args.fusion, rrf_k=args.rrf_k)
         if args.tune_alpha_on:
-            from tctcb.data import get_qrels
+            from tctcb.eval import load_qrels
             from tctcb.search._tune import tune_alpha
 
             grid = [float(x) for x in args.alpha_grid.split(",")] if args.alpha_grid else None
             dev = load_topics(args.tune_alpha_on)
-            alpha, table = tune_alpha(searcher, dev, get_qrels(args.tune_alpha_on), grid=grid, k0=k0, k=args.hits,
+            alpha, table = tune_alpha(searcher, dev, load_qrels(args.tune_qrels or args.tune_alpha_on), grid=grid, k0=k0, k=args.hits,
                                       normalization=args.normalization, weight_on_dense=args.weight_on_dense,
                                       metric=args.tune_metric, threads=args.threads)
             best = dict(table)[alpha]

@@ -8,10 +8,20 @@ from pathlib import Path
 
 from tctcb.train._config import (DistillConfig, InterpolateConfig, TeacherConfig, TrainConfig, build_parser,
                                  config_from_args)
-from tctcb.train._data import TrainingData, TrainingDataError, mine_bm25_negatives, resolve_topic_set
+from tctcb.train._data import (TrainingData, TrainingDataError, mine_bm25_negatives, read_run_negatives,
+                               resolve_topic_set)
 from tctcb.train._trainer import Trainer, TrainingError, latest_checkpoint
 
 __all__ = ["main", "run"]
+
+
+def _negatives_source(cfg: TrainConfig) -> None:
+    """``--negatives-run RUN`` alone means ``--negatives run``; ``--triples`` alone means each triple's own
+    negatives (``--num-negatives 0``: in-batch only). Recorded in the config, so the checkpoint says what ran."""
+    if cfg.negatives_run and cfg.negatives == "in-batch":
+        cfg.negatives = "run"
+    if cfg.triples and cfg.negatives == "in-batch" and cfg.num_negatives > 0:
+        cfg.negatives = "triples"
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -20,6 +30,16 @@ def _check(cfg: TrainConfig) -> None:
         bad.append("--batch-size and --max-steps must be >= 1")
     if cfg.negatives != "in-batch" and cfg.num_negatives < 1:
         bad.append(f"--negatives {cfg.negatives} needs --num-negatives >= 1")
+    if cfg.negatives_run and cfg.negatives != "run":
+        bad.append(f"--negatives-run takes the negatives from a run file: it cannot go with --negatives {cfg.negatives}")
+    if cfg.negatives == "run" and not cfg.negatives_run:
+        bad.append("--negatives run needs --negatives-run RUN_FILE")
+    if cfg.negatives_run and not Path(cfg.negatives_run).is_file():
+        bad.append(f"--negatives-run {cfg.negatives_run}: file not found")
+    if cfg.negatives == "triples" and not cfg.triples:
+        bad.append("--negatives triples needs --triples FILE")
+    if cfg.triples and not Path(cfg.triples).is_file():
+        bad.append(f"--triples {cfg.triples}: file not found")
     if cfg.mine_with:
         if cfg.negatives != "dense":
             bad.append(f"--mine-with applies to --negatives dense, not --negatives {cfg.negatives}")
@@ -76,12 +96,27 @@ def _model_tag(path: Path, pooling: str) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
 
 
+def _corpus_tag(cfg: TrainConfig) -> str:
+    """'' for a built-in collection; ``.KEY`` for a user dataset, whose cached negatives must change with its corpus."""
+    from tctcb.data import get_collection
+
+    name = get_collection(cfg.collection).cache_name
+    return "" if name == cfg.collection else "." + name.rsplit(".", 1)[-1]
+
+
 def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
-    if cfg.negatives == "in-batch":
+    data.negatives_from_triples = cfg.negatives == "triples"
+    if cfg.negatives in ("in-batch", "triples"):
         return
     from tctcb.data import cache_dir
 
-    key = f"{data.name}-{cfg.negatives}-{cfg.negative_depth}"
+    if cfg.negatives == "run":
+        log(f"hard negatives from the run file {cfg.negatives_run} (top {cfg.negative_depth} per query)")
+        counts = data.set_negatives(read_run_negatives(cfg.negatives_run, data.qids, cfg.negative_depth))
+        log(f"hard negatives (run): {counts}")
+        return
+
+    key = f"{data.name}{_corpus_tag(cfg)}-{cfg.negatives}-{cfg.negative_depth}"
     if cfg.negatives == "bm25":
         cache = cache_dir() / "train" / f"negatives-{key}.json"
         ranked = mine_bm25_negatives(cfg.collection, {q: data.topics[q] for q in data.qids}, cfg.negative_depth, cache, log)
@@ -111,14 +146,19 @@ def run(cfg: TrainConfig, log=None) -> dict:
         def log(m):  # one process speaks under torchrun
             if os.environ.get("RANK", "0") == "0":
                 print(m, file=sys.stderr)
+    _negatives_source(cfg)
     _check(cfg)
     init_from_env(_pick_device(cfg.device))
     torch.manual_seed(cfg.seed)
     out = Path(cfg.output_dir)
     topic_set = resolve_topic_set(cfg.collection, cfg.split)
-    data = TrainingData.from_registry(cfg.collection, topic_set, cfg.min_relevance, log=log)
-    log(f"{topic_set}: {len(data.qids)} training queries, {sum(map(len, data.positives.values()))} positive pairs, "
-        f"{len(data.corpus)} docs")
+    data = TrainingData.from_registry(cfg.collection, topic_set, cfg.min_relevance, log=log, triples=cfg.triples)
+    if data.triples is not None:
+        log(f"{topic_set}: {len(data.triples)} triples of {len(data.qids)} queries ({data.triples.format}), "
+            f"{len(data.corpus)} docs")
+    else:
+        log(f"{topic_set}: {len(data.qids)} training queries, {sum(map(len, data.positives.values()))} positive "
+            f"pairs, {len(data.corpus)} docs")
     _mine(cfg, data, log)
     dev = None
     if cfg.dev_split and cfg.dev_split != "none":
@@ -126,7 +166,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
 
         dev_set = resolve_topic_set(cfg.collection, cfg.dev_split)
         dev = DevSet(cfg.collection, dev_set, data.corpus, cfg.dev_queries, cfg.dev_depth,
-                     cache_dir() / "train" / f"dev-bm25-{dev_set}-{cfg.dev_queries}-{cfg.dev_depth}.json", cfg.quiet)
+                     cache_dir() / "train" / f"dev-bm25-{dev_set}{_corpus_tag(cfg)}-{cfg.dev_queries}-{cfg.dev_depth}.json",
+                     cfg.quiet)
     backbone = cfg.backbone or None
     teacher = table = None
     if isinstance(cfg, TeacherConfig):
@@ -190,12 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(args)
     if isinstance(cfg, InterpolateConfig):
         return _interpolate(cfg)
+    from tctcb.data import DataError
     from tctcb.models._backbone import BackboneError
     from tctcb.models._colbert import ColBERTError
 
     try:
         run(cfg)
-    except (TrainingError, TrainingDataError, ColBERTError, BackboneError) as e:
+    except (TrainingError, TrainingDataError, ColBERTError, BackboneError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

