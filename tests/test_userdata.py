@@ -9,7 +9,7 @@ import pytest
 
 import userdata_helpers as H
 from tctcb.data import (DataError, DocStore, TripleStore, add_dataset, get_collection, get_qrels, get_topics,
-                        list_collections, list_topic_sets, load_registry, remove_dataset, topics_collection)
+                        list_collections, list_topic_sets, load_registry, topics_collection)
 from tctcb.data._cli import main as data_main
 
 
@@ -228,3 +228,22 @@ def test_docstore_memory_is_mapped_not_loaded(tmp_path, cache):
     store = DocStore.open(tsv)
     assert isinstance(store._rows, np.memmap) and isinstance(store._ids, np.memmap)
     assert store["4999"] == "passage number 4999" and store.row("123") == 123
+
+
+def test_docstore_training_data_gives_the_batches_of_the_in_memory_corpus(data_dir, cache_dir):
+    """The trainer now reads a built-in collection through its docstore: the batches (positives, mined and
+    random-fill negatives) and the texts must be exactly those of the old in-memory dict, so regressions hold."""
+    from tctcb.train._data import TrainingData
+
+    coll = get_collection("adi")
+    as_dict = {d.docid: d.contents for d in coll.docs()}
+    topics, qrels = get_topics("adi"), get_qrels("adi")
+    old = TrainingData(as_dict, topics, qrels, log=_quiet)
+    new = TrainingData.from_registry("adi", "adi", log=_quiet)
+    assert type(new.corpus).__name__ == "DocStore" and new.qids == old.qids and new.positives == old.positives
+    ranked = {q: sorted(as_dict)[:3] + ["not-a-doc"] for q in topics}  # few mined: random fill is drawn too
+    assert old.set_negatives(ranked) == new.set_negatives(ranked)
+    for step in range(8):
+        a, b = old.batch(step, 8, 42, 5), new.batch(step, 8, 42, 5)
+        assert a == b
+        assert [new.corpus[d] for e in b for d in e.docids] == [as_dict[d] for e in a for d in e.docids]

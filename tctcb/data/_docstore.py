@@ -117,6 +117,33 @@ def _store_dir(path: Path, cache) -> Path:
     return cache_dir(cache) / f"docstore-v{STORE_VERSION}" / f"{path.name}-{key}"
 
 
+def build_once(target: Path, current, build, log=None, what: str = "index") -> Path:
+    """``target`` if ``current(target)``, else ``build(tmp)`` into a fresh temporary sibling folder, then put in
+    place atomically. An exclusive lock (``.NAME.lock`` beside it) makes concurrent processes -- torchrun's
+    ranks -- build it once: the others wait, then find it current."""
+    import fcntl
+
+    if current(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if current(target):  # another process built it while this one waited
+            return target
+        if target.exists() and log:
+            log(f"{what} {target} is out of date: rebuilding it")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            build(tmp)
+            tmp.chmod(0o755)
+            from tctcb._atomic import swap_dir
+
+            swap_dir(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def _line_of(path: Path, offset: int) -> int:
     with open(path, "rb") as f:
         return f.read(offset).count(b"\n") + 1
@@ -155,49 +182,37 @@ class DocStore(Mapping):
         path = Path(corpus).resolve()
         if not path.is_file():
             raise DataError(f"corpus file {path} not found (moved or deleted since it was registered?)")
-        target = _store_dir(path, cache)
-        meta_path = target / "meta.json"
-        if meta_path.is_file():
+
+        def current(target: Path) -> bool:
             try:
-                meta = json.loads(meta_path.read_text())
+                meta = json.loads((target / "meta.json").read_text())
             except (OSError, ValueError):
-                meta = {}
-            if meta.get("source") == _fingerprint(path) and (fmt is None or meta.get("format") == fmt):
-                return cls(target)
-            if meta and log:
-                log(f"{path} changed since its docstore was built: rebuilding it")
-        return cls(cls.build(path, target, fmt, log))
+                return False
+            return meta.get("source") == _fingerprint(path) and (fmt is None or meta.get("format") == fmt)
+
+        target = _store_dir(path, cache)
+        return cls(build_once(target, current, lambda tmp: cls.build(path, tmp, target, fmt, log), log, "docstore"))
 
     @staticmethod
-    def build(path: Path, target: Path, fmt: str | None = None, log=None) -> Path:
+    def build(path: Path, tmp: Path, target: Path, fmt: str | None = None, log=None) -> None:
+        """Index ``path`` into the folder ``tmp``, which will be moved to ``target``."""
         fmt = fmt or sniff_corpus_format(path)
         if fmt not in CORPUS_FORMATS:
             raise DataError(f"unknown corpus format {fmt!r}; known: {', '.join(CORPUS_FORMATS)}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            data_file = path
-            if _is_gzip(path):
-                if log:
-                    log(f"decompressing {path} into the cache (random access needs a plain file)")
-                data_file = tmp / "corpus"
-                try:
-                    with gzip.open(path, "rb") as src, open(data_file, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 22)
-                except (OSError, EOFError, zlib.error) as e:
-                    raise DataError(f"{path}: a truncated or corrupt gzip file ({e})") from None
-                data_file = target / "corpus"  # where it will be once the folder is in place
-            count = _index(tmp / "corpus" if data_file != path else path, fmt, tmp, path)
-            meta = {"version": STORE_VERSION, "format": fmt, "count": count, "source": _fingerprint(path),
-                    "data_file": str(data_file)}
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-            tmp.chmod(0o755)
-            from tctcb._atomic import swap_dir
-
-            swap_dir(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        data_file = path
+        if _is_gzip(path):
+            if log:
+                log(f"decompressing {path} into the cache (random access needs a plain file)")
+            try:
+                with gzip.open(path, "rb") as src, open(tmp / "corpus", "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 22)
+            except (OSError, EOFError, zlib.error) as e:
+                raise DataError(f"{path}: a truncated or corrupt gzip file ({e})") from None
+            data_file = target / "corpus"  # where it will be once the folder is in place
+        count = _index(tmp / "corpus" if data_file != path else path, fmt, tmp, path)
+        meta = {"version": STORE_VERSION, "format": fmt, "count": count, "source": _fingerprint(path),
+                "data_file": str(data_file)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     # -- reading ----------------------------------------------------------------------------------------
     def _read(self, row: int) -> bytes:

@@ -18,14 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._docstore import DocStore, RowWriter
+from ._docstore import DocStore, RowWriter, build_once
 from ._paths import DataError, cache_dir
 
 __all__ = ["TripleStore", "TripleRow", "sniff_triples_format", "TRIPLE_FORMATS"]
@@ -148,28 +146,23 @@ class TripleStore:
         corpus_key = corpus.meta["source"]
         key = hashlib.sha1(str(path).encode()).hexdigest()[:16]
         target = cache_dir(cache) / f"triples-v{TRIPLES_VERSION}" / f"{path.name}-{key}"
-        try:
-            meta = json.loads((target / "meta.json").read_text())
-            if meta.get("source") == source and meta.get("corpus") == corpus_key:
-                return cls(target)
-        except (OSError, ValueError):
-            pass
-        fmt = sniff_triples_format(path)
-        if log:
-            log(f"indexing the triples in {path} ({fmt}) and checking their passage ids against the corpus")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
+
+        def current(target: Path) -> bool:
+            try:
+                meta = json.loads((target / "meta.json").read_text())
+            except (OSError, ValueError):
+                return False
+            return meta.get("source") == source and meta.get("corpus") == corpus_key
+
+        def build(tmp: Path) -> None:
+            fmt = sniff_triples_format(path)
+            if log:
+                log(f"indexing the triples in {path} ({fmt}) and checking their passage ids against the corpus")
             count = _index(path, fmt, corpus, tmp)
             (tmp / "meta.json").write_text(json.dumps({"version": TRIPLES_VERSION, "format": fmt, "count": count,
                                                        "source": source, "corpus": corpus_key}, indent=1) + "\n")
-            tmp.chmod(0o755)
-            from tctcb._atomic import swap_dir
 
-            swap_dir(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return cls(target)
+        return cls(build_once(target, current, build, log, "triples index"))
 
 
 def _index(path: Path, fmt: str, corpus: DocStore, out: Path) -> int:

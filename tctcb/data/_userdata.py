@@ -177,7 +177,7 @@ def add_dataset(name: str, *, beir=None, corpus=None, topics=(), qrels=(), corpu
                 force: bool = False, cache=None, log=print) -> UserDataset:
     """Validate the files, build the corpus docstore, then record the dataset (atomically). Warnings (qrels
     whose queries have no topic, judged docids not in the corpus) go to ``log``; errors raise DataError."""
-    from ._trec import read_qrels, read_topics
+    from ._trec import read_topics
 
     if (beir is None) == (corpus is None):
         raise DataError("give either --beir DIR or --corpus FILE")

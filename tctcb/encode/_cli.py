@@ -14,7 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
         "shards; build a FAISS index from them with: python -m tctcb.index faiss --input OUTPUT ...",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--collection", help="registered collection name (e.g. nfcorpus, scifact, dl19-pool)")
+    src.add_argument("--collection", help="registered collection name (e.g. nfcorpus, scifact, dl19-pool) or a dataset "
+                     "registered with 'python -m tctcb.data add'")
     src.add_argument("--corpus", help="corpus file: JSONL {id, contents} or BEIR {_id, title, text}, or TSV id<TAB>text")
     p.add_argument("--encoder", default=None,
                    help="encoder directory (a BERT-family HF model; with --pooling st also MPNet) or the name "
@@ -22,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
     p.add_argument("--pooling", choices=("tct", "st"), default="tct",
                    help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised")
-    p.add_argument("--shard-id", type=int, default=0)
-    p.add_argument("--shard-num", type=int, default=1)
+    p.add_argument("--shard-id", type=int, default=0, help="this process's shard (set by torchrun: RANK)")
+    p.add_argument("--shard-num", type=int, default=1, help="number of shards (set by torchrun: WORLD_SIZE)")
     p.add_argument("--chunk-size", type=int, default=4096, help="documents per chunk file (the unit of resuming)")
     p.add_argument("--batch-tokens", type=int, default=None,
                    help="token budget per batch (rows x longest row); default 8192 on CPU, 262144 on CUDA")
@@ -39,12 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _torchrun_shard(args) -> None:
+    """Under ``torchrun --nproc-per-node N`` each process encodes shard RANK of WORLD_SIZE (the same files that
+    ``--shard-id/--shard-num`` write), on GPU LOCAL_RANK when the device is CUDA."""
+    import os
+
+    from tctcb.encode._corpus import EncodeError
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or "RANK" not in os.environ:
+        return
+    rank = int(os.environ["RANK"])
+    if args.shard_num not in (1, world) or (args.shard_num == world and args.shard_id not in (0, rank)):
+        raise EncodeError(f"under torchrun each of the {world} processes encodes its own shard: drop --shard-id/--shard-num "
+                          f"(got --shard-id {args.shard_id} --shard-num {args.shard_num})")
+    args.shard_id, args.shard_num = rank, world
+    if args.device == "cuda":
+        args.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from tctcb.encode._corpus import EncodeError, encode_corpus
     from tctcb.models._backbone import BackboneError
 
     try:
+        _torchrun_shard(args)
         encode_corpus(
             args.output, args.encoder, collection=args.collection, corpus=args.corpus,
             shard_id=args.shard_id, shard_num=args.shard_num, chunk_size=args.chunk_size,
