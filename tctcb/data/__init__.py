@@ -8,6 +8,10 @@ conversions, unpacked HTML) go to the cache (``$TCTCB_CACHE``, default ``~/.cach
     >>> col = get_collection("nfcorpus")                      # doctest: +SKIP
     >>> topics, qrels = get_topics("nfcorpus-test"), get_qrels("nfcorpus-test")   # doctest: +SKIP
 
+User datasets (``python -m tctcb.data add NAME ...``, :func:`add_dataset`) join the built-in names: ``NAME``
+is a collection, ``NAME-SPLIT`` a topic set. :class:`DocStore` reads passages from a corpus file through a
+memory-mapped offset index (``Collection.docstore()``); :class:`TripleStore` reads training triples the same way.
+
 TREC DL convention for ``dl19-pool``/``dl19-passage``: nDCG@10 on the graded qrels, R@k and RR@10
 with relevance >= 2 (done by the evaluation code; the qrels here keep the grades).
 """
