@@ -57,7 +57,7 @@ def _retarget(reg, args):
     ``steps``), under the name ``REGRESSION.COLLECTION`` so its run files do not overwrite the default's."""
     from dataclasses import replace
 
-    from tctcb.reproduce._schema import RegressionError
+    from tctcb.reproduce import RegressionError
 
     if not (args.collection or args.max_steps):
         return reg
@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TCTCB_CACHE"] = args.cache_dir
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # timings swing 3x otherwise
 
-    from tctcb.reproduce._runner import condition_paths, expand_commands, run_condition
-    from tctcb.reproduce._schema import RegressionError, load_regression
+    from tctcb.reproduce import RegressionError, condition_paths, expand_commands, load_regression, run_condition
 
     try:
         reg = load_regression(args.regression, args.regressions_dir)
