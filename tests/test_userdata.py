@@ -247,3 +247,12 @@ def test_docstore_training_data_gives_the_batches_of_the_in_memory_corpus(data_d
         a, b = old.batch(step, 8, 42, 5), new.batch(step, 8, 42, 5)
         assert a == b
         assert [new.corpus[d] for e in b for d in e.docids] == [as_dict[d] for e in a for d in e.docids]
+
+
+def test_run_file_that_is_not_utf8_names_the_line(tmp_path):
+    from tctcb.train._data import TrainingDataError, read_run_negatives
+
+    run = tmp_path / "run.trec"
+    run.write_bytes(b"q1 Q0 d3 1 9.0 x\nq1 Q0 d\xff 2 8.0 x\n")
+    with pytest.raises(TrainingDataError, match=r"run.trec, line 2: not UTF-8"):
+        read_run_negatives(run, ["q1"], 5)

@@ -177,7 +177,7 @@ def add_dataset(name: str, *, beir=None, corpus=None, topics=(), qrels=(), corpu
                 force: bool = False, cache=None, log=print) -> UserDataset:
     """Validate the files, build the corpus docstore, then record the dataset (atomically). Warnings (qrels
     whose queries have no topic, judged docids not in the corpus) go to ``log``; errors raise DataError."""
-    from ._trec import read_topics
+    from ._trec import read_qrels, read_topics
 
     if (beir is None) == (corpus is None):
         raise DataError("give either --beir DIR or --corpus FILE")
@@ -219,7 +219,8 @@ def add_dataset(name: str, *, beir=None, corpus=None, topics=(), qrels=(), corpu
     ds.docs = len(store)
     shared = read_topics(ds.queries) if ds.queries else {}
     for split in ds.splits:
-        topics_, qrels_ = ds.topics_and_qrels(split)
+        qrels_ = read_qrels(ds.qrels[split]) if split in ds.qrels else {}
+        topics_ = read_topics(ds.topics[split]) if split in ds.topics else {q: t for q, t in shared.items() if q in qrels_}
         if split in ds.topics and not topics_:
             raise DataError(f"{ds.topics[split]}: no topics")
         pool = topics_ if split in ds.topics else shared

@@ -69,7 +69,7 @@ class TrainingData:
         self.negatives: dict[str, list[str]] = {}
         self.judged = {q: {d for d, g in docs.items() if g >= min_relevance} for q, docs in qrels.items()}
         if triples is not None:
-            self._check_triples(min_relevance)
+            self._check_triples()
             return
         if not qrels:
             raise TrainingDataError(f"{name}: the split has no qrels (empty split)")
@@ -102,7 +102,7 @@ class TrainingData:
             return {d for d in docids if d in self.corpus}
         return {d for d, r in zip(docids, rows(docids)) if r >= 0}
 
-    def _check_triples(self, min_relevance: int) -> None:
+    def _check_triples(self) -> None:
         """Triples give the examples: every query id must have a text (the topics, or the row's own)."""
         qids = [q.decode("utf-8") for q in self.triples.qids]
         if self.triples.format != "tevatron":
@@ -187,7 +187,10 @@ class TrainingData:
         out = []
         for i in range(k * size, (k + 1) * size):
             row = self.triples.row((a * i + b) % n)
-            if row.query is not None and row.qid not in self.topics:
+            if row.qid not in self.topics:
+                if row.query is None:
+                    raise TrainingDataError(f"{self.triples.path}: query {row.qid!r} has no text, neither in "
+                                            f"{self.name} nor in its row")
                 self.topics[row.qid] = row.query
             pos = rng.choice(row.positives)
             judged = self.judged.get(row.qid, set()) | set(row.positives)
@@ -243,11 +246,11 @@ def read_run_negatives(path, qids, depth: int) -> dict[str, list[str]]:
     """Top-``depth`` docids per query of ``qids`` from a TREC (``qid Q0 docid rank score tag``) or MS MARCO
     (``qid<TAB>docid<TAB>rank``) run file, by score (TREC) or rank (MS MARCO); other queries are skipped while
     reading, so a run over far more queries costs no memory. A malformed line is an error with file and line."""
-    wanted, hits = set(qids), {}
-    with open(path, encoding="utf-8") as f:
+    wanted, hits, n = set(qids), {}, 0
+    with open(path, "rb") as f:  # decoded line by line, so a bad byte is reported at its own line
         try:
-            for n, line in enumerate(f, 1):
-                parts = line.split()
+            for n, raw in enumerate(f, 1):
+                parts = raw.decode("utf-8").split()
                 if not parts:
                     continue
                 if len(parts) == 6:
@@ -261,6 +264,8 @@ def read_run_negatives(path, qids, depth: int) -> dict[str, list[str]]:
                     raise TrainingDataError(f"{path}, line {n}: score {parts[4]!r} is not a finite number")
                 if parts[0] in wanted:
                     hits.setdefault(parts[0], []).append((key, parts[2 if len(parts) == 6 else 1]))
+        except UnicodeDecodeError as e:
+            raise TrainingDataError(f"{path}, line {n}: not UTF-8 text ({e.reason})") from None
         except ValueError as e:
             if isinstance(e, TrainingDataError):
                 raise
