@@ -15,13 +15,15 @@ import re
 import subprocess
 from pathlib import Path
 
+from tctcb._command import UserError
+
 __all__ = ["JavaNotFoundError", "start", "is_started", "java_home", "anserini_jar"]
 
 _MIN_JAVA = 21
 _started = False
 
 
-class JavaNotFoundError(RuntimeError):
+class JavaNotFoundError(UserError, RuntimeError):
     """No Java >= 21 runtime could be found."""
 
 

@@ -77,11 +77,12 @@ def test_empty_and_overlong_counted(tiny_bert, tmp_path):
 def test_broken_line_names_file_and_line(tiny_bert, tmp_path):
     corpus = tmp_path / "bad.jsonl"
     corpus.write_text('{"id": "a", "contents": "x"}\n{"id": "b", "contents": \n')
-    with pytest.raises(EncodeError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(EncodeError, match=r"bad\.jsonl, line 2: malformed JSON"):
         encode_corpus(tmp_path / "e", tiny_bert, corpus=corpus, progress=False)
     corpus.write_text('{"id": "a", "body": "x"}\n')
-    with pytest.raises(EncodeError, match=r"bad\.jsonl:1: no 'contents' or 'text'"):
+    with pytest.raises(EncodeError, match=r"bad\.jsonl, line 1: neither a Pyserini line"):
         encode_corpus(tmp_path / "e2", tiny_bert, corpus=corpus, progress=False)
+    assert not (tmp_path / "e").exists() and not (tmp_path / "e2").exists()  # nothing written: no stub to --resume
 
 
 def test_refuses_other_run_and_rerun_without_flag(tiny_bert, tmp_path, capsys):

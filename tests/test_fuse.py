@@ -129,8 +129,8 @@ def test_cli_fuses_trec_and_msmarco_runs(tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--weights", "1"], "--weights: 1 weights for 2 runs"),
     (["--normalization"], "--normalization applies to --method weighted only"),
-    (["--depth", "0"], "--depth must be >= 1"),
-    (["--rrf-k", "-1"], "--rrf-k must be >= 0, got -1"),
+    (["--depth", "0"], "argument --depth: must be >= 1"),
+    (["--rrf-k", "-1"], "argument --rrf-k: must be >= 0, got -1"),
 ])
 def test_cli_bad_arguments(tmp_path, capsys, extra, message):
     a = _write(tmp_path / "a.trec", ["q1 Q0 d1 1 2.0 x"])

@@ -27,9 +27,9 @@ def test_settings_checked_before_work(tmp_path, tiny_dir, capsys):
     assert main(_distill(tmp_path, tiny_dir, "--kd", "in-batch")) == 2
     assert "--teacher DIR is required" in capsys.readouterr().err
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--gamma", "2")) == 2
-    assert "--gamma must be in [0, 1]" in capsys.readouterr().err
+    assert "argument --gamma: must be <= 1, got 2.0" in capsys.readouterr().err
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-weight", "-1")) == 2
-    assert "--anchor-weight must be >= 0" in capsys.readouterr().err
+    assert "argument --anchor-weight: must be >= 0, got -1.0" in capsys.readouterr().err
 
 
 def test_unknown_split(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
@@ -39,9 +39,68 @@ def test_unknown_split(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
     assert "no topic set adi-nosuch or 'nosuch'" in capsys.readouterr().err
 
 
-def test_resume_auto_without_checkpoint(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
-    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--resume", "auto")) == 2
-    assert "no checkpoint in" in capsys.readouterr().err
+def test_resume_auto_without_checkpoint_starts_afresh(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
+    """A run killed before its first checkpoint: ``--resume auto`` starts at step 0 (its log keeps no stale step)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "log.jsonl").write_text('{"event": "start", "step": 0}\n{"step": 1, "loss": 9.0}\n{"step": 2, "lo')
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--resume", "auto")) == 0
+    assert "no finished checkpoint" in capsys.readouterr().err
+    import json
+
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2] and 9.0 not in [r.get("loss") for r in records]
+    assert (out / "model" / "config.json").is_file()
+
+
+def test_finished_output_refused_without_resume_or_overwrite(data_dir, cache_dir, tmp_path, tiny_dir, capsys):
+    out = tmp_path / "out"
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none")) == 0
+    log = (out / "log.jsonl").read_text()
+    capsys.readouterr()
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--lr", "1e-3")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output") and "holds an earlier run" in err and "--overwrite" in err
+    assert (out / "log.jsonl").read_text() == log  # untouched
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--resume", "auto", "--overwrite")) == 2
+    assert "give one" in capsys.readouterr().err
+    (out / "notes.txt").write_text("mine")
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--lr", "1e-3", "--overwrite")) == 0
+    assert (out / "notes.txt").read_text() == "mine"  # only what a run writes is deleted
+    new = (out / "log.jsonl").read_text()
+    assert new.count('"event": "start"') == 1 and '"lr": 0.001' in new
+
+
+def test_option_combinations_that_mean_something_else(tmp_path, tiny_dir, capsys):
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "in-batch", "--teacher-scores", "precomputed",
+                         "--teacher", "x")) == 2
+    assert "cannot give --kd in-batch's scores" in capsys.readouterr().err
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--teacher-scores", "precomputed")) == 2
+    assert "--kd none trains on hard labels only" in capsys.readouterr().err
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "pairwise", "--negatives", "bm25", "--teacher", "x",
+                         "--teacher-scores-file", "s.tsv")) == 2
+    assert "--teacher-scores-file goes with --teacher-scores precomputed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option,value,says", [
+    ("--lr", "nan", "must be a finite number"), ("--lr", "0", "must be > 0"), ("--temperature", "inf", "finite"),
+    ("--batch-size", "0", "must be >= 1"), ("--max-steps", "-3", "must be >= 1"), ("--gamma", "-0.1", "must be >= 0"),
+    ("--warmup-ratio", "1.5", "must be <= 1"), ("--seed", "x", "expected an integer"),
+])
+def test_numbers_checked_where_parsed(tmp_path, tiny_dir, capsys, option, value, says):
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", option, value)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: argument {option}: ") and says in err
+
+
+def test_numbers_checked_in_python_configs_too():
+    from tctcb._command import UserError
+    from tctcb.train import DistillConfig
+    from tctcb.train._config import check_numbers
+
+    with pytest.raises(UserError, match="--temperature must be > 0, got 0"):
+        check_numbers(DistillConfig(collection="adi", output_dir="x", temperature=0.0))
+    check_numbers(DistillConfig(collection="adi", output_dir="x"))  # the defaults pass
 
 
 def test_mine_with_checked_before_work(tmp_path, tiny_dir, capsys):
@@ -121,5 +180,5 @@ def test_anchor_settings_checked_before_work(tmp_path, tiny_dir, capsys):
     assert "--anchor-only" in capsys.readouterr().err
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-weight", "1", "--anchor-loss", "mse",
                          "--anchor-norm", "0")) == 2
-    assert "--anchor-norm must be > 0" in capsys.readouterr().err
+    assert "argument --anchor-norm: must be > 0, got 0.0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ memory-mapped offset index (``Collection.docstore()``); :class:`TripleStore` rea
 TREC DL convention for ``dl19-pool``/``dl19-passage``: nDCG@10 on the graded qrels, R@k and RR@10
 with relevance >= 2 (done by the evaluation code; the qrels here keep the grades).
 """
+from ._archive import iter_lines
 from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
 from ._cacm import read_cacm_docs
 from ._docstore import DocStore, sniff_corpus_format
@@ -44,7 +45,7 @@ from ._userdata import UserDataset, add_dataset, load_registry, remove_dataset
 
 __all__ = [
     "CacmCollection", "Collection", "DataError", "DocStore", "Document", "Query", "UserCollection", "UserDataset",
-    "add_dataset", "load_registry", "remove_dataset", "sniff_corpus_format", "TripleRow", "TripleStore",
+    "add_dataset", "iter_lines", "load_registry", "remove_dataset", "sniff_corpus_format", "TripleRow", "TripleStore",
     "sniff_triples_format", "default_data_dir", "download",
     "cache_dir", "cranfield_gain", "data_dir",
     "get_collection", "get_qrels", "get_topics", "get_topics_and_qrels",

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
+from tctcb._atomic import tmp_dir
 from ._archive import READ_ERRORS
 from ._paths import DataError, require_file
 from ._records import Document
@@ -67,9 +67,7 @@ def unpack_html(archive: str | os.PathLike, directory: Path) -> Path:
     directory = Path(directory)
     if directory.is_dir() and any(directory.glob("*.html")):  # appears only by the rename below: complete
         return directory
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any other directory
+    tmp = tmp_dir(directory)
     try:
         with tarfile.open(archive) as t:
             members = _html_members(t, archive)

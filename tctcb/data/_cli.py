@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tctcb._command import ArgumentParser, command
 from . import _catalog as cat
 from ._paths import DataError
 from ._registry import get_collection, get_topics_and_qrels, verify_files
@@ -19,7 +20,7 @@ from ._userdata import add_dataset, load_registry, remove_dataset
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.data", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m tctcb.data", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in [("list", "collections and topic sets with their counts, user datasets included"),
                         ("verify", "check sizes and md5 checksums of the built-in data files"),
@@ -153,6 +154,7 @@ def _run(args) -> int:
     return 0
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

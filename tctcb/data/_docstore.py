@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from tctcb._atomic import tmp_dir
 from ._paths import DataError, cache_dir
 from ._records import Document
 
@@ -132,10 +132,9 @@ def build_once(target: Path, current, build, log=None, what: str = "index") -> P
             return target
         if target.exists() and log:
             log(f"{what} {target} is out of date: rebuilding it")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        tmp = tmp_dir(target)
         try:
             build(tmp)
-            tmp.chmod(0o755)
             from tctcb._atomic import swap_dir
 
             swap_dir(tmp, target)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tctcb._atomic import tmp_dir
 from ._archive import Source, iter_lines, source_name
 from ._paths import DataError
 from ._records import Document
@@ -67,9 +67,7 @@ def write_jsonl_collection(docs: Iterable[Document], directory: Path, expected: 
     have = complete_count(directory)
     if have is not None and (expected is None or have == expected):
         return directory
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any other directory
+    tmp = tmp_dir(directory)
     try:
         count = 0
         with open(tmp / JSONL_NAME, "w", encoding="utf-8") as f:

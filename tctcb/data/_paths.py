@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tctcb._command import UserError
+
 DATA_ENV = "TCTCB_DATA"
 CACHE_ENV = "TCTCB_CACHE"
 
 
-class DataError(Exception):
+class DataError(UserError):
     """Bad or missing data: the message names the file (and line) or the variable to set."""
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tctcb._command import ArgumentParser, command, number
+
 __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from tctcb.encode._encoders import DEFAULT_BATCH_TOKENS
+
+    p = ArgumentParser(
         prog="python -m tctcb.encode",
         description="Encode a corpus with a TCT-ColBERT (or sentence-transformers) encoder into resumable embedding "
         "shards; build a FAISS index from them with: python -m tctcb.index faiss --input OUTPUT ...",
@@ -23,11 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
     p.add_argument("--pooling", choices=("tct", "st"), default="tct",
                    help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised")
-    p.add_argument("--shard-id", type=int, default=0, help="this process's shard (set by torchrun: RANK)")
-    p.add_argument("--shard-num", type=int, default=1, help="number of shards (set by torchrun: WORLD_SIZE)")
-    p.add_argument("--chunk-size", type=int, default=4096, help="documents per chunk file (the unit of resuming)")
-    p.add_argument("--batch-tokens", type=int, default=None,
-                   help="token budget per batch (rows x longest row); default 8192 on CPU, 262144 on CUDA")
+    p.add_argument("--shard-id", type=number(int, lo=0), default=0, help="this process's shard (set by torchrun: RANK)")
+    p.add_argument("--shard-num", type=number(int, lo=1), default=1, help="number of shards (set by torchrun: WORLD_SIZE)")
+    p.add_argument("--chunk-size", type=number(int, lo=1), default=4096, help="documents per chunk file (the unit of resuming)")
+    p.add_argument("--batch-tokens", type=number(int, lo=1), default=None,
+                   help="token budget per batch (rows x longest row); default "
+                        + ", ".join(f"{n} on {d.upper()}" for d, n in DEFAULT_BATCH_TOKENS.items()))
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--fp16", action="store_const", dest="dtype", const="fp16", help="half precision (CUDA)")
@@ -59,6 +64,7 @@ def _torchrun_shard(args) -> None:
         args.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
 
 
+@command
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from tctcb.encode._corpus import EncodeError, encode_corpus

@@ -28,77 +28,43 @@ from typing import Iterator
 
 import numpy as np
 
+from tctcb._command import UserError
 from ._encoders import load_document_encoder
 
-__all__ = ["EncodeError", "encode_corpus", "read_embeddings", "iter_corpus_file", "count_corpus_file"]
+__all__ = ["EncodeError", "encode_corpus", "read_embeddings"]
 
 FORMAT_VERSION = 1
 _RUN_KEYS = ("encoder", "corpus", "pooling", "dtype", "max_length", "shard_num", "chunk_size", "corpus_count")
 
 
-class EncodeError(RuntimeError):
+class EncodeError(UserError, RuntimeError):
     """Bad corpus input, or an output directory that cannot be used as asked."""
 
 
-# -- corpus readers -------------------------------------------------------------------------------
-def _doc_from_record(rec, path, lineno) -> tuple[str, str]:
-    if not isinstance(rec, dict):
-        raise EncodeError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-    docid = rec.get("id", rec.get("_id", rec.get("docid")))
-    if docid is None:
-        raise EncodeError(f"{path}:{lineno}: no 'id' (or '_id', 'docid') field; keys: {sorted(rec)[:8]}")
-    if "contents" in rec:
-        text = rec["contents"]
-    elif "text" in rec:
-        title = rec.get("title") or ""
-        text = f"{title} {rec['text']}".strip() if title else rec["text"]
-    else:
-        raise EncodeError(f"{path}:{lineno}: no 'contents' or 'text' field; keys: {sorted(rec)[:8]}")
-    if not isinstance(text, str):
-        raise EncodeError(f"{path}:{lineno}: text of {docid!r} is {type(text).__name__}, not a string")
-    return str(docid), text
-
-
-def iter_corpus_file(path) -> Iterator[tuple[str, str]]:
-    """``(docid, text)`` from a JSONL corpus (Pyserini ``{"id","contents"}`` or BEIR ``{"_id","title","text"}``,
-    text = ``title + " " + text`` stripped) or a TSV ``id<TAB>text`` file. Broken lines raise naming file and line."""
-    path = Path(path)
-    tsv = path.suffix.lower() in (".tsv", ".tab")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if tsv:
-                parts = line.rstrip("\r\n").split("\t", 1)
-                if len(parts) != 2:
-                    raise EncodeError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
-                yield parts[0], parts[1]
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise EncodeError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
-            yield _doc_from_record(rec, path, lineno)
-
-
-def count_corpus_file(path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
-
-
+# -- corpus ----------------------------------------------------------------------------------------
 def _open_source(collection: str | None, corpus: str | Path | None):
-    """(label, count, iterator factory) for a registered collection or a corpus file."""
+    """(label, count, iterator factory) for a registered collection or a corpus file.
+
+    Both are read through the data layer's :class:`~tctcb.data.DocStore`, whose one validating pass names the
+    file and line of a malformed line, bytes that are not UTF-8, an empty or a repeated document id (a repeated
+    id would be encoded twice and searched as one, its passage's rank falling), or an empty file -- before
+    anything is encoded or written."""
+    from tctcb.data import DataError, DocStore, get_collection  # imported only when encoding
+
     if (collection is None) == (corpus is None):
         raise EncodeError("give exactly one of a collection name or a corpus file")
-    if corpus is not None:
-        p = Path(corpus).resolve()
-        if not p.is_file():
-            raise EncodeError(f"corpus file {p} not found")
-        return str(p), count_corpus_file(p), lambda: iter_corpus_file(p)
-    from tctcb.data import get_collection  # the data layer; imported only when a name is given
-
-    coll = get_collection(collection)
-    return coll.name, len(coll), lambda: ((d.docid, d.contents) for d in coll.docs())
+    try:
+        if corpus is not None:
+            p = Path(corpus).resolve()
+            if not p.is_file():
+                raise EncodeError(f"corpus file {p} not found")
+            label, store = str(p), DocStore.open(p)
+        else:
+            coll = get_collection(collection)
+            label, store = coll.name, coll.docstore()
+    except DataError as e:
+        raise EncodeError(str(e)) from None
+    return label, len(store), lambda: ((d.docid, d.contents) for d in store.docs())
 
 
 # -- output directory -----------------------------------------------------------------------------
@@ -153,7 +119,7 @@ def _prepare_output(out: Path, run: dict, shard_id: int, resume: bool, overwrite
             _remove_shard(out, m.name[:-len(".json")])
     own = out / f"{mine}.json"
     if own.exists() or (out / mine).exists():
-        if overwrite:
+        if overwrite or not _done_chunks(out / mine):  # (a run stopped before its first chunk left nothing to keep)
             _remove_shard(out, mine)
         elif not resume:
             done = len(_done_chunks(out / mine))
@@ -345,11 +311,15 @@ def read_embeddings(emb_dir: str | Path) -> tuple[dict, Iterator[tuple[list[str]
     ``(docids, embeddings)`` chunks in corpus order). ``meta`` is shard 0's, with the total ``count``."""
     d = Path(emb_dir)
     metas = []
+    if not d.is_dir():
+        raise EncodeError(f"{d}: no such embedding folder (written by python -m tctcb.encode)")
     for m in sorted(d.glob("shard-*-of-*.json")):
         try:
-            metas.append(json.loads(m.read_text()))
-        except (OSError, json.JSONDecodeError) as e:
+            metas.append(json.loads(m.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
             raise EncodeError(f"{m} is not readable JSON: {e}") from None
+    if any(not isinstance(m, dict) or any(k not in m for k in ("shard_id", "shard_num", "status")) for m in metas):
+        raise EncodeError(f"{d}: a shard-*.json there was not written by python -m tctcb.encode")
     if not metas:
         raise EncodeError(f"{d} holds no encoded shards (shard-*-of-*.json); encode with python -m tctcb.encode first")
     first = metas[0]
@@ -374,8 +344,15 @@ def read_embeddings(emb_dir: str | Path) -> tuple[dict, Iterator[tuple[list[str]
         for m in metas:
             sd = d / _shard_name(m["shard_id"], n)
             for c in range(m["chunks"]):
-                docids = (sd / f"{c:06d}.docid").read_text(encoding="utf-8").splitlines()
-                emb = np.load(sd / f"{c:06d}.npy")
+                try:
+                    docids = (sd / f"{c:06d}.docid").read_bytes().decode("utf-8").splitlines()
+                except UnicodeDecodeError:
+                    raise EncodeError(f"{sd}/{c:06d}.docid is not UTF-8 text: not written by tctcb.encode") from None
+                try:
+                    emb = np.load(sd / f"{c:06d}.npy", allow_pickle=False)
+                except (ValueError, EOFError, OSError) as e:
+                    raise EncodeError(f"{sd}/{c:06d}.npy is truncated or not a .npy array ({e}): encode again with "
+                                      "--overwrite") from None
                 if emb.shape != (len(docids), first["dimension"]):
                     raise EncodeError(f"{sd}/{c:06d}.npy has shape {emb.shape}, expected ({len(docids)}, {first['dimension']})")
                 yield docids, emb

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from tctcb.models import pick_device
 from tctcb.models._backbone import BERT_FAMILY, ENCODER_FAMILY, load_backbone
 from tctcb.models._student import (
     DOC_MAX_LENGTH,
@@ -47,7 +48,8 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # at 8,192; the 323 NFCorpus test queries (7 tokens on average), sorted together, took 1.7 s in
 # batches of at most 32 rows, 2.5 s at 128 and 4.1 s unbounded (one torch thread, under load).
 # On a GPU large batches fill the device.
-_DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 262144}
+#: token budget per batch (rows x longest row) by device type; ``--batch-tokens`` help reads it from here
+DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 262144}
 _DEFAULT_MAX_BATCH = {"cpu": 32, "cuda": 4096}
 
 
@@ -69,13 +71,6 @@ class EncodeStats:
         return {"count": self.count, "empty": self.empty, "truncated": self.truncated}
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    dev = torch.device(device or "cpu")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available (torch {torch.__version__})")
-    return dev
-
-
 class _Engine:
     """A BERT model plus length-sorted, token-budget batching over pre-tokenized inputs."""
 
@@ -83,7 +78,7 @@ class _Engine:
                  max_batch: int | None = None, families: frozenset[str] = BERT_FAMILY):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-        self.device = _resolve_device(device)
+        self.device = pick_device(device or "cpu")
         if self.device.type == "cpu" and dtype == "fp16":
             raise ValueError("fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
         self.model, self.tokenizer = load_backbone(encoder_dir, families=families)
@@ -91,7 +86,7 @@ class _Engine:
         self.model.eval().to(self.device, dtype=_DTYPES[dtype])
         self.dtype = dtype
         self.dimension = int(self.model.config.hidden_size)
-        self.batch_tokens = int(batch_tokens or _DEFAULT_BATCH_TOKENS.get(self.device.type, 8192))
+        self.batch_tokens = int(batch_tokens or DEFAULT_BATCH_TOKENS.get(self.device.type, DEFAULT_BATCH_TOKENS["cpu"]))
         self.max_batch = int(max_batch or _DEFAULT_MAX_BATCH.get(self.device.type, 4096))
         self.pad_id = self.tokenizer.pad_token_id or 0
 

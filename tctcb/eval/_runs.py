@@ -5,17 +5,21 @@ rank order when it comes from :func:`read_run`.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Mapping
+
+from tctcb._command import UserError
+from tctcb.data import iter_lines
 
 __all__ = ["RunFormatError", "read_run", "write_run", "sniff_run_format"]
 
 Run = dict[str, dict[str, float]]
 
 
-class RunFormatError(ValueError):
+class RunFormatError(UserError, ValueError):
     """A run file that cannot be read; the message names the file and line."""
 
 
@@ -33,18 +37,17 @@ def _format_of(line: str) -> str | None:
 def sniff_run_format(path: str | os.PathLike) -> str:
     """``"trec"`` or ``"msmarco"``, from the first non-empty line of ``path``."""
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            fmt = _format_of(line)
-            if fmt is None:
-                raise RunFormatError(
-                    f"{path}:{lineno}: not a run line (expected TREC 'qid Q0 docid rank score tag' "
-                    f"or MS MARCO 'qid<TAB>docid<TAB>rank'): {line[:80]!r}"
-                )
-            return fmt
+    for lineno, line in iter_lines(path):
+        line = line.strip()
+        if not line:
+            continue
+        fmt = _format_of(line)
+        if fmt is None:
+            raise RunFormatError(
+                f"{path}:{lineno}: not a run line (expected TREC 'qid Q0 docid rank score tag' "
+                f"or MS MARCO 'qid<TAB>docid<TAB>rank'): {line[:80]!r}"
+            )
+        return fmt
     raise RunFormatError(f"{path}: empty run file (no run lines)")
 
 
@@ -62,37 +65,38 @@ def read_run(path: str | os.PathLike, format: str | None = None) -> Run:
     if fmt not in ("trec", "msmarco"):
         raise ValueError(f"unknown run format {fmt!r} (use 'trec' or 'msmarco')")
     run: Run = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.strip()
-            if not line:
-                continue
-            parts = line.split()
-            where = f"{path}:{lineno}"
-            if fmt == "trec":
-                if len(parts) != 6:
-                    raise RunFormatError(f"{where}: expected 6 fields 'qid Q0 docid rank score tag', got {len(parts)}: {line[:80]!r}")
-                qid, _, docid, rank, score, _ = parts
-                try:
-                    int(rank)
-                    value = float(score)
-                except ValueError:
-                    raise RunFormatError(f"{where}: rank must be an integer and score a number: {line[:80]!r}") from None
-            else:
-                if len(parts) != 3:
-                    raise RunFormatError(f"{where}: expected 3 fields 'qid<TAB>docid<TAB>rank', got {len(parts)}: {line[:80]!r}")
-                qid, docid, rank = parts
-                try:
-                    r = int(rank)
-                except ValueError:
-                    raise RunFormatError(f"{where}: rank must be an integer: {line[:80]!r}") from None
-                if r < 1:
-                    raise RunFormatError(f"{where}: rank must be >= 1: {line[:80]!r}")
-                value = 1.0 / r
-            hits = run.setdefault(qid, {})
-            if docid in hits:
-                raise RunFormatError(f"{where}: document {docid} appears twice for query {qid}")
-            hits[docid] = value
+    for lineno, raw in iter_lines(path):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.split()
+        where = f"{path}:{lineno}"
+        if fmt == "trec":
+            if len(parts) != 6:
+                raise RunFormatError(f"{where}: expected 6 fields 'qid Q0 docid rank score tag', got {len(parts)}: {line[:80]!r}")
+            qid, _, docid, rank, score, _ = parts
+            try:
+                int(rank)
+                value = float(score)
+            except ValueError:
+                raise RunFormatError(f"{where}: rank must be an integer and score a number: {line[:80]!r}") from None
+            if not math.isfinite(value):
+                raise RunFormatError(f"{where}: score {score} is not a finite number")
+        else:
+            if len(parts) != 3:
+                raise RunFormatError(f"{where}: expected 3 fields 'qid<TAB>docid<TAB>rank', got {len(parts)}: {line[:80]!r}")
+            qid, docid, rank = parts
+            try:
+                r = int(rank)
+            except ValueError:
+                raise RunFormatError(f"{where}: rank must be an integer: {line[:80]!r}") from None
+            if r < 1:
+                raise RunFormatError(f"{where}: rank must be >= 1: {line[:80]!r}")
+            value = 1.0 / r
+        hits = run.setdefault(qid, {})
+        if docid in hits:
+            raise RunFormatError(f"{where}: document {docid} appears twice for query {qid}")
+        hits[docid] = value
     if not run:
         raise RunFormatError(f"{path}: empty run file (no run lines)")
     return run
@@ -121,6 +125,9 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | os.PathLike, f
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for qid, hits in run.items():
                 for rank, (docid, score) in enumerate(_ranked(hits), 1):
+                    if not math.isfinite(score):
+                        raise RunFormatError(f"{path}: the score of document {docid} for query {qid} is {score}; a run "
+                                             "with non-finite scores is not written")
                     if format == "trec":
                         f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
                     else:

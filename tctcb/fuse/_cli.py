@@ -21,21 +21,23 @@ import argparse
 import sys
 from collections import Counter
 
+from tctcb._command import ArgumentParser, command, number
+
 __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.fuse", description="Fuse two or more run files.")
+    p = ArgumentParser(prog="python -m tctcb.fuse", description="Fuse two or more run files.")
     p.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="run files (TREC or MS MARCO)")
     p.add_argument("--output", required=True, help="fused run file to write (atomically)")
     p.add_argument("--method", choices=("rrf", "weighted"), default="rrf",
                    help="reciprocal-rank fusion (default) or weighted score fusion")
-    p.add_argument("--weights", nargs="+", type=float, metavar="W", help="one weight per run (default: 1 each)")
+    p.add_argument("--weights", nargs="+", type=number(float, lo=0), metavar="W", help="one weight per run (default: 1 each)")
     p.add_argument("--normalization", action="store_true",
                    help="weighted: min-max-centre each run's scores per query before weighting")
-    p.add_argument("--rrf-k", type=int, default=60, help="rrf: the constant k in 1 / (k + rank)")
-    p.add_argument("--depth", type=int, default=1000, help="hits taken from each run per query")
-    p.add_argument("--hits", type=int, default=1000, help="hits per query in the fused run")
+    p.add_argument("--rrf-k", type=number(int, lo=0), default=60, help="rrf: the constant k in 1 / (k + rank)")
+    p.add_argument("--depth", type=number(int, lo=1), default=1000, help="hits taken from each run per query")
+    p.add_argument("--hits", type=number(int, lo=1), default=1000, help="hits per query in the fused run")
     p.add_argument("--output-format", choices=("trec", "msmarco"), default="trec")
     p.add_argument("--run-tag", default="tctcb-fuse", help="TREC run tag (one word)")
     p.add_argument("--quiet", action="store_true", help="no summary line")
@@ -47,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-grid", metavar="W,W,...",
                    help="values each weight may take (default: 0,0.25,0.5,1,1.5,2,3)")
     t.add_argument("--tune-metric", default="nDCG@10", help="metric the weights are chosen by")
-    t.add_argument("--tune-rounds", type=int, default=3, help="at most this many rounds of coordinate ascent")
+    t.add_argument("--tune-rounds", type=number(int, lo=1), default=3, help="at most this many rounds of coordinate ascent")
     return p
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tctcb.data import DataError
@@ -64,11 +67,6 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--weights: {len(args.weights)} weights for {len(args.runs)} runs")
         if args.normalization and args.method != "weighted":
             raise ValueError("--normalization applies to --method weighted only")
-        for name in ("depth", "hits"):
-            if getattr(args, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
-        if args.rrf_k < 0:
-            raise ValueError(f"--rrf-k must be >= 0, got {args.rrf_k}")
         _check_tuning_args(args)
         runs = [read_run(path) for path in args.runs]
         weights = args.weights
@@ -104,8 +102,6 @@ def _check_tuning_args(args: argparse.Namespace) -> None:
         raise ValueError("--tune-weights-on needs --dev-runs: one dev run per --runs entry, in the same order")
     if len(args.dev_runs) != len(args.runs):
         raise ValueError(f"--dev-runs: {len(args.dev_runs)} dev runs for {len(args.runs)} runs (one each, same order)")
-    if args.tune_rounds < 1:
-        raise ValueError(f"--tune-rounds must be >= 1, got {args.tune_rounds}")
 
 
 def _tune(args: argparse.Namespace) -> list[float]:

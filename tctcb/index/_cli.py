@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from tctcb._command import command
+
 _USAGE = ("usage: python -m tctcb.index {lucene,bm25-run,faiss,impact} ...\n"
           "  lucene    build the BM25 Lucene index of a registered collection (--collection NAME)\n"
           "  bm25-run  BM25 run file from a Lucene index (--collection NAME --topics NAME --output RUN)\n"
@@ -11,6 +13,7 @@ _USAGE = ("usage: python -m tctcb.index {lucene,bm25-run,faiss,impact} ...\n"
           "  impact    build a SPLADE impact (Lucene) index of a registered collection (--collection NAME)")
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):

@@ -16,20 +16,20 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tctcb._atomic import swap_dir
+from tctcb._command import ArgumentParser, UserError, command, number
+from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = ["FaissIndexError", "build_faiss_index", "main", "INDEX_TYPES"]
 
 INDEX_TYPES = ("flat", "hnsw", "pq", "sq8")
 
 
-class FaissIndexError(RuntimeError):
+class FaissIndexError(UserError, RuntimeError):
     """The embeddings or the requested index cannot be built."""
 
 
@@ -76,6 +76,21 @@ def _training_sample(emb_dir, count: int, size: int, seed: int = 0) -> np.ndarra
     return np.concatenate(parts).astype(np.float32)
 
 
+def _check_unique(blocks: list[np.ndarray], emb_dir) -> None:
+    """Refuse repeated document ids: search keeps one score per id, so a repeated passage would silently fall."""
+    if not blocks:
+        return
+    width = max(b.dtype.itemsize for b in blocks)
+    ids = np.concatenate([b.astype(f"S{width}") for b in blocks])
+    order = np.argsort(ids, kind="stable")
+    same = np.nonzero(ids[order][1:] == ids[order][:-1])[0]
+    if len(same):
+        first, second = sorted(int(x) for x in order[same[0]:same[0] + 2])
+        raise FaissIndexError(f"{emb_dir}: document id {ids[first].decode('utf-8', 'replace')!r} is at rows {first} and "
+                              f"{second} ({len(same)} repeated ids in all); document ids must be unique: encode a "
+                              "corpus without repeated ids")
+
+
 def build_faiss_index(
     emb_dir: str | Path,
     index_dir: str | Path,
@@ -120,20 +135,21 @@ def build_faiss_index(
 
     from tqdm.auto import tqdm
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = tmp_dir(target)
     t0 = time.perf_counter()
     try:
-        n = 0
+        n, seen = 0, []
         with open(tmp / "docid", "w", encoding="utf-8") as ids_out, \
                 tqdm(total=count, unit="vec", desc=f"faiss {kind}", disable=not progress or not sys.stderr.isatty()) as bar:
             for docids, emb in chunks:
                 index.add(np.ascontiguousarray(emb, dtype=np.float32))
                 ids_out.writelines(x + "\n" for x in docids)
+                seen.append(np.array([x.encode("utf-8") for x in docids], dtype=bytes))
                 n += len(docids)
                 bar.update(len(docids))
         if n != count or index.ntotal != count:
             raise FaissIndexError(f"added {index.ntotal} vectors from {n} ids; the shards announce {count}")
+        _check_unique(seen, emb_dir)
         faiss.write_index(index, str(tmp / "index"))
         params = {"flat": {}, "hnsw": {"M": hnsw_m, "efConstruction": ef_construction, "efSearch": index.hnsw.efSearch if kind == "hnsw" else None},
                   "pq": {"M": pq_m, "nbits": pq_nbits}, "sq8": {}}[kind]
@@ -155,23 +171,24 @@ def build_faiss_index(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.index faiss",
+    p = ArgumentParser(prog="python -m tctcb.index faiss",
                                 description="Build a FAISS index (Pyserini layout: index, docid, meta.json) from encoded shards.")
     p.add_argument("--input", required=True, help="embedding directory written by python -m tctcb.encode")
     p.add_argument("--output", required=True, help="index directory to create")
     p.add_argument("--type", choices=INDEX_TYPES, default="flat")
     p.add_argument("--metric", choices=("ip", "l2"), default="ip", help="inner product (default; TCT-ColBERT) or L2")
-    p.add_argument("--hnsw-m", type=int, default=256, help="HNSW neighbours per node (Pyserini's default 256)")
-    p.add_argument("--ef-construction", type=int, default=256, help="HNSW efConstruction (Pyserini's default 256)")
-    p.add_argument("--ef-search", type=int, default=None, help="HNSW efSearch stored in the index (faiss default 16)")
-    p.add_argument("--pq-m", type=int, default=None, help="PQ sub-quantizers (default: dimension/4)")
-    p.add_argument("--pq-nbits", type=int, default=8)
-    p.add_argument("--train-size", type=int, default=200_000, help="vectors sampled to train pq/sq8")
+    p.add_argument("--hnsw-m", type=number(int, lo=2), default=256, help="HNSW neighbours per node (Pyserini's default 256)")
+    p.add_argument("--ef-construction", type=number(int, lo=1), default=256, help="HNSW efConstruction (Pyserini's default 256)")
+    p.add_argument("--ef-search", type=number(int, lo=1), default=None, help="HNSW efSearch stored in the index (faiss default 16)")
+    p.add_argument("--pq-m", type=number(int, lo=1), default=None, help="PQ sub-quantizers (default: dimension/4)")
+    p.add_argument("--pq-nbits", type=number(int, lo=1, hi=16), default=8)
+    p.add_argument("--train-size", type=number(int, lo=1), default=200_000, help="vectors sampled to train pq/sq8")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.add_argument("--quiet", action="store_true")
     return p
 
 
+@command
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from tctcb.encode import EncodeError

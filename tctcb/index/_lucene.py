@@ -8,7 +8,6 @@ left where a reader would find it.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -17,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from tctcb._atomic import swap_dir
+from tctcb._command import ArgumentParser, UserError, command, number
+from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = ["IndexingError", "build_lucene_index", "index_lucene", "lucene_index_dir", "count_lucene_docs",
            "bm25_run", "main", "bm25_main"]
@@ -28,7 +28,7 @@ _HTML_COLLECTIONS = {"cacm"}
 _GENERATOR = "DefaultLuceneDocumentGenerator"
 
 
-class IndexingError(RuntimeError):
+class IndexingError(UserError, RuntimeError):
     """Indexing failed or produced a different number of documents than the collection has."""
 
 
@@ -80,9 +80,8 @@ def index_lucene(input_dir: str | os.PathLike, index_dir: str | os.PathLike, col
     input_dir, index_dir = Path(input_dir), Path(index_dir)
     if not input_dir.is_dir():
         raise IndexingError(f"input folder {input_dir} not found")
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index_dir.parent / f".{index_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = tmp_dir(index_dir)
+    tmp.rmdir()  # Anserini creates the folder itself
     java.start()
     import jnius
 
@@ -220,13 +219,14 @@ def _error(message: str) -> int:
     return 2
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """``python -m tctcb.index lucene --collection NAME [--threads N] [--force]``: prints the index folder."""
-    p = argparse.ArgumentParser(prog="python -m tctcb.index lucene",
+    p = ArgumentParser(prog="python -m tctcb.index lucene",
                                 description="Build the BM25 Lucene index of a registered collection in the cache.")
     p.add_argument("--collection", required=True, help="registered collection (adi, cacm, cranfield, nfcorpus, ...) "
                    "or a dataset registered with 'python -m tctcb.data add'")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=number(int, lo=1), default=2)
     p.add_argument("--force", action="store_true", help="rebuild even when a complete index exists")
     p.add_argument("--verbose", action="store_true", help="show Anserini's indexing log")
     args = p.parse_args(argv)
@@ -241,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@command
 def bm25_main(argv: list[str] | None = None) -> int:
     """``python -m tctcb.index bm25-run --collection NAME|--index DIR --topics NAME|FILE --output RUN``."""
-    p = argparse.ArgumentParser(prog="python -m tctcb.index bm25-run",
+    p = ArgumentParser(prog="python -m tctcb.index bm25-run",
                                 description="BM25 run over a Lucene index (built in the cache when --collection is given).")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--collection", help="registered collection; its index is built in the cache if missing")
@@ -251,10 +252,10 @@ def bm25_main(argv: list[str] | None = None) -> int:
     p.add_argument("--topics", required=True, help="topic set name (e.g. nfcorpus-test) or topics file")
     p.add_argument("--output", required=True, help="run file to write")
     p.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
-    p.add_argument("--hits", type=int, default=1000)
-    p.add_argument("--bm25-k1", type=float, default=0.9)
-    p.add_argument("--bm25-b", type=float, default=0.4)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--hits", type=number(int, lo=1), default=1000)
+    p.add_argument("--bm25-k1", type=number(float, lo=0), default=0.9)
+    p.add_argument("--bm25-b", type=number(float, lo=0, hi=1), default=0.4)
+    p.add_argument("--threads", type=number(int, lo=1), default=2)
     p.add_argument("--remove-query", action="store_true", help="drop hits whose docid equals the qid (Pyserini BEIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)

@@ -1,13 +1,14 @@
 """Models: the ColBERT teacher and the TCT-ColBERT student (Hugging Face format checkpoints)."""
 from importlib import import_module
 
-__all__ = ["TctColBert", "ColBERT", "load_backbone", "default_backbone_dir", "interpolate_checkpoints"]
+__all__ = ["TctColBert", "ColBERT", "load_backbone", "default_backbone_dir", "interpolate_checkpoints", "pick_device"]
 
 _WHERE = {
     "TctColBert": "._student",
     "ColBERT": "._colbert",
     "load_backbone": "._backbone",
     "default_backbone_dir": "._backbone",
+    "pick_device": "._backbone",
     "interpolate_checkpoints": "._interpolate",
 }
 

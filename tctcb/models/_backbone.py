@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tctcb._command import UserError
+
 __all__ = ["BackboneError", "default_backbone_dir", "load_backbone", "check_backbone_dir", "resolve_backbone",
            "BERT_FAMILY", "ENCODER_FAMILY"]
 
@@ -26,8 +28,34 @@ ENCODER_FAMILY = frozenset({"bert", "mpnet"})
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
-class BackboneError(ValueError):
+class BackboneError(UserError, ValueError):
     """The directory is not a usable BERT-family Hugging Face model."""
+
+
+def pick_device(name=None):
+    """``torch.device`` for ``--device``: ``auto``/None = the GPU of this process (``LOCAL_RANK`` under torchrun) when
+    there is one, else the CPU. CUDA asked for where there is none, or a name torch does not know, is a
+    :class:`BackboneError` naming the option."""
+    import os
+
+    import torch
+
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise BackboneError(f"--device {name!r}: not a device (cpu, cuda, cuda:N or auto)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BackboneError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BackboneError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif dev.type not in ("cpu", "mps"):
+        raise BackboneError(f"--device {name!r}: use cpu, cuda, cuda:N or auto")
+    return dev
 
 
 def default_backbone_dir() -> Path:

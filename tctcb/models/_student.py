@@ -14,7 +14,6 @@ Pyserini unchanged, and castorini's checkpoints load here.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 
 from ._backbone import load_backbone
-from tctcb._atomic import swap_dir
+from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = [
     "TctColBert",
@@ -98,8 +97,7 @@ class TctColBert(nn.Module):
     def save_pretrained(self, path: str | Path) -> Path:
         """Write ``BertModel`` weights + config + tokenizer (Pyserini-loadable), atomically."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = tmp_dir(target)
         try:
             self.bert.save_pretrained(str(tmp))
             self.tokenizer.save_pretrained(str(tmp))

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tctcb._command import ArgumentParser, command, number
 from tctcb.pipeline._report import SystemRow, format_table, plot_effectiveness, write_json, write_markdown
 
 __all__ = ["main", "DEFAULT_REGRESSION"]
@@ -18,7 +19,7 @@ DEFAULT_REGRESSION = "main"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m tctcb.pipeline",
         description="The whole TCT-ColBERT pipeline on one collection (the conditions of a regression YAML): "
                     "train the ColBERT teacher, distil the student, encode, index, search, fuse, evaluate.")
@@ -29,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", help="run the conditions on this registered collection instead (a dataset added "
                    "with 'python -m tctcb.data add' that has train, dev and test splits); its scores are reported, "
                    "not checked against the YAML's")
-    p.add_argument("--max-steps", type=int, help="training steps of the teacher and the student (default: the YAML's)")
+    p.add_argument("--max-steps", type=number(int, lo=1), help="training steps of the teacher and the student (default: the YAML's)")
     p.add_argument("--output", default=None, help="folder for run files, report and plot (default: runs/NAME)")
     p.add_argument("--data-dir", help="data directory (default: $TCTCB_DATA)")
     p.add_argument("--cache-dir", help="cache for derived files: indexes, checkpoints (default: $TCTCB_CACHE)")
@@ -90,6 +91,7 @@ def _retarget(reg, args):
     return replace(reg, name=f"{reg.name}.{tag}", title=f"{reg.title} -- on {tag}", conditions=tuple(conds))
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.data_dir:

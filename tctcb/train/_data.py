@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from tctcb._command import UserError
 from tctcb._atomic import write_text
 
 __all__ = ["TrainingDataError", "TrainingData", "Example", "resolve_topic_set", "mine_bm25_negatives",
            "read_run_negatives"]
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(UserError, ValueError):
     """The training or dev data can't be used (empty split, unknown topic set, ...)."""
 
 

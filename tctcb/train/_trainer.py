@@ -3,8 +3,8 @@ they differ only in the model being trained and the step loss (:mod:`tctcb.train
 from __future__ import annotations
 
 import json
-import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+from tctcb._atomic import swap_dir, tmp_dir, write_text
+from tctcb._command import UserError
+from tctcb.models import pick_device
 from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, field_defaults, settings_diff
 from tctcb.train._data import TrainingData
 from tctcb.train._distributed import barrier, is_main, rank_and_world, sum_gradients
@@ -22,21 +25,20 @@ from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 __all__ = ["Trainer", "TrainingError", "latest_checkpoint"]
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training stopped: NaN loss, a refused resume, or unusable settings."""
 
 
+def finished_checkpoints(output_dir) -> list[Path]:
+    """``checkpoints/step-NNNNNNN`` folders in step order. A checkpoint is written under a temporary name and
+    renamed when complete, so only these count; the temporary folders of a killed save do not."""
+    d = Path(output_dir, "checkpoints")
+    return sorted(p for p in d.glob("step-*") if re.fullmatch(r"step-\d{7}", p.name) and (p / "state.json").is_file())
+
+
 def latest_checkpoint(output_dir) -> Path | None:
-    cks = sorted(Path(output_dir, "checkpoints").glob("step-*"))
+    cks = finished_checkpoints(output_dir)
     return cks[-1] if cks else None
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
@@ -65,7 +67,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, data: TrainingData, model, teacher=None, table=None, dev=None, anchor=None):
         self.cfg, self.data, self.model, self.teacher, self.table, self.dev = cfg, data, model, teacher, table, dev
-        self.device = _pick_device(cfg.device)
+        self.device = pick_device(cfg.device)
         self.anchor = anchor.to(self.device) if anchor is not None else None
         self.rank, self.world = rank_and_world()
         self.out = Path(cfg.output_dir)
@@ -124,16 +126,18 @@ class Trainer:
             barrier()
             return None
         final = self.out / "checkpoints" / f"step-{self.step:07d}"
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self._save_model(tmp / "model")
-        torch.save({"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                    "torch_rng": torch.random.get_rng_state(), "python_rng": random.getstate(),
-                    "best": self.best, "bad_evals": self.bad_evals}, tmp / "trainer.pt")
-        (tmp / "state.json").write_text(json.dumps({"step": self.step, "settings": asdict(self.cfg)}, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        for old in sorted(final.parent.glob("step-*"))[:-2]:  # keep the last two
+        tmp = tmp_dir(final)  # (removes the leftovers of a save that was killed)
+        try:
+            self._save_model(tmp / "model")
+            torch.save({"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                        "torch_rng": torch.random.get_rng_state(), "python_rng": random.getstate(),
+                        "best": self.best, "bad_evals": self.bad_evals}, tmp / "trainer.pt")
+            (tmp / "state.json").write_text(json.dumps({"step": self.step, "settings": asdict(self.cfg)}, indent=2))
+            swap_dir(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for old in finished_checkpoints(self.out)[:-2]:  # keep the last two
             shutil.rmtree(old, ignore_errors=True)
         self.last_good = final
         barrier()
@@ -165,6 +169,22 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             with open(self.out / "log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+    def trim_log(self) -> None:
+        """On resuming at ``self.step``: drop the log's records of later steps (they are trained again) and a
+        line a kill cut short, so the log holds each step once."""
+        path = self.out / "log.jsonl"
+        if not is_main() or not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if self.step else []:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("step", 0) <= self.step and rec.get("event") != "done":
+                kept.append(line + "\n")
+        write_text(path, "".join(kept))
 
     def evaluate(self) -> float | None:
         if self.dev is None:
@@ -255,8 +275,9 @@ class Trainer:
         source = "last step"
         if is_main():
             if self.best[1] >= 0 and (self.out / "best").is_dir():
-                shutil.rmtree(final, ignore_errors=True)
-                shutil.copytree(self.out / "best", final)
+                tmp = tmp_dir(final)
+                shutil.copytree(self.out / "best", tmp, dirs_exist_ok=True)
+                swap_dir(tmp, final)
                 source = f"best dev step {self.best[1]}"
             else:
                 self._save_model(final)
