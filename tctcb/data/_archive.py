@@ -79,12 +79,15 @@ def read_text(src: Source, encoding: str = "utf-8") -> str:
 
 def iter_lines(src: Source, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """``(line number from 1, line without its end-of-line)`` for each line (CR LF or LF)."""
-    with open_text(src, encoding=encoding) as f:
+    with open_binary(src) as f:  # decoded line by line, so that a bad byte is reported on its own line
         n = 0
         try:
-            for n, line in enumerate(f, 1):
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode(encoding)
+                except UnicodeDecodeError as e:
+                    raise DataError(f"{source_name(src)}, line {n}: not {encoding} text ({e.reason} at byte "
+                                    f"{e.start})") from None
                 yield n, line.rstrip("\r\n")
-        except UnicodeDecodeError as e:
-            raise DataError(f"{source_name(src)}, line {n + 1}: not {encoding} text ({e})") from None
         except READ_ERRORS as e:
             raise DataError(f"{source_name(src)}, after line {n}: truncated or corrupt ({e})") from None
