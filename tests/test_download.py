@@ -253,7 +253,7 @@ def test_require_file_points_at_download(tmp_path):
     with pytest.raises(DataError) as e:
         require_file(tmp_path / "adi" / "adi.tar.gz")
     msg = str(e.value)
-    assert msg.startswith(f"missing data file {tmp_path / 'adi' / 'adi.tar.gz'}: run 'python -m tctcb.data download'")
+    assert msg.startswith(f"missing data file {tmp_path / 'adi' / 'adi.tar.gz'}: run 'python -m tctcb.data download adi'")
     assert "TCTCB_DATA" in msg and "\n" not in msg
 
 

@@ -91,6 +91,9 @@ def test_refusals(emb_dir, tmp_path, capsys):
     build_faiss_index(emb_dir, out, "sq8", overwrite=True, progress=False)
     assert json.loads((out / "meta.json").read_text())["type"] == "sq8"
     assert faiss_main(["--input", str(tmp_path / "nothing"), "--output", str(tmp_path / "x")]) == 2
+    assert "no such embedding folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert faiss_main(["--input", str(tmp_path / "empty"), "--output", str(tmp_path / "x")]) == 2
     assert "no encoded shards" in capsys.readouterr().err
     with pytest.raises(FaissIndexError, match="needs at least 512"):
         build_faiss_index(emb_dir, tmp_path / "pq", "pq", pq_m=8, pq_nbits=9, progress=False)

@@ -59,8 +59,13 @@ def cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 def require_file(path: Path) -> Path:
     """``path`` if it is a file, else a DataError naming it and the way to point at another data directory."""
     if not path.is_file():
+        from . import _catalog  # which built-in name brings this file (the one that brings the fewest files)
+
+        entries = [(len(e["files"]), n) for table in (_catalog.COLLECTIONS, _catalog.TOPIC_SETS) for n, e in table.items()
+                   if any(path.as_posix().endswith("/" + rel) for rel in e["files"])]
+        names = [n for _, n in sorted(entries, key=lambda x: x[0])]
         raise DataError(
-            f"missing data file {path}: run 'python -m tctcb.data download' "
+            f"missing data file {path}: run 'python -m tctcb.data download{' ' + names[0] if names else ''}' "
             f"or set {DATA_ENV} (or pass --data-dir) to the folder that holds it"
         )
     return path
