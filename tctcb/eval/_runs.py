@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from tctcb._atomic import atomic_open
 from tctcb._command import UserError
 from tctcb.data import iter_lines
 
@@ -119,24 +119,14 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | os.PathLike, f
     if format == "trec" and (not tag or any(c.isspace() for c in tag)):
         raise ValueError(f"run tag must be one word, got {tag!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for qid, hits in run.items():
-                for rank, (docid, score) in enumerate(_ranked(hits), 1):
-                    if not math.isfinite(score):
-                        raise RunFormatError(f"{path}: the score of document {docid} for query {qid} is {score}; a run "
-                                             "with non-finite scores is not written")
-                    if format == "trec":
-                        f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
-                    else:
-                        f.write(f"{qid}\t{docid}\t{rank}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_open(path) as f:
+        for qid, hits in run.items():
+            for rank, (docid, score) in enumerate(_ranked(hits), 1):
+                if not math.isfinite(score):
+                    raise RunFormatError(f"{path}: the score of document {docid} for query {qid} is {score}; a run "
+                                         "with non-finite scores is not written")
+                if format == "trec":
+                    f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+                else:
+                    f.write(f"{qid}\t{docid}\t{rank}\n")
     return path
