@@ -167,3 +167,16 @@ def test_encode_options_and_devices(tmp_path, corpus, tiny, capsys):
     (tmp_path / "file").write_text("x")
     assert encode_main(list(map(str, _encode_args(corpus, tiny, tmp_path / "file" / "e")))) == 2
     assert "file" in _one_error_line(capsys.readouterr().err)
+
+
+def test_non_finite_vectors_are_refused(tmp_path, reference, corpus, tiny, capsys):
+    emb = tmp_path / "emb"
+    shutil.copytree(reference / "emb", emb)
+    npy = emb / "shard-00000-of-00001" / "000001.npy"
+    a = np.load(npy)
+    a[2, 0] = np.nan
+    np.save(npy, a)
+    assert index_main(["faiss", "--input", str(emb), "--output", str(tmp_path / "i"), "--quiet"]) == 2
+    assert "the vector of document 'D10' is not finite" in _one_error_line(capsys.readouterr().err)
+    assert encode_main(list(map(str, _encode_args(corpus, tiny, tmp_path / "e", "--fp16")))) == 2
+    assert "--fp16 needs a CUDA device" in _one_error_line(capsys.readouterr().err)

@@ -121,3 +121,30 @@ def test_no_command_writes_a_non_finite_score(tmp_path):
     with pytest.raises(RunFormatError, match="non-finite"):
         write_run({"q": {"d": float("nan")}}, tmp_path / "r.trec")
     assert not (tmp_path / "r.trec").exists() and not list(tmp_path.iterdir())
+
+
+def test_more_bad_arguments_found_by_trying(adi_dense, tmp_path, capsys, data_dir):
+    """Cases a probe of every command turned up (each was a traceback or a crash before)."""
+    run = _run(tmp_path / "r.trec", ["1 Q0 1 1 2.0 x"])
+    assert eval_main(["--qrels", "adi", "--run", run, "--rel-level", "0"]) == 2
+    assert "argument --rel-level: must be >= 1" in _error(capsys)
+    assert eval_main(["--qrels", "adi", "--run", run, "-m", "nDCG@0"]) == 2  # trec_eval aborted the process
+    assert "the cutoff after @ must be >= 1" in _error(capsys)
+    out = str(tmp_path / "s.trec")
+    hybrid = ["--topics", "adi", "--index", str(adi_dense), "--sparse-index", "adi", "--output", out]
+    assert search_main(hybrid + ["--run-tag", "a b"]) == 2
+    assert "--run-tag must be one word" in _error(capsys)
+    assert search_main(hybrid + ["--tune-alpha-on", "adi", "--alpha-grid", "x,1"]) == 2
+    assert "--alpha-grid: comma-separated numbers expected" in _error(capsys)
+    assert search_main(hybrid + ["--tune-alpha-on", "adi", "--alpha-grid", "nan,1"]) == 2
+    assert "alphas must be finite" in _error(capsys)
+    assert search_main(hybrid + ["--tune-alpha-on", "adi", "--tune-metric", "foo@10"]) == 2
+    assert "unknown metric 'foo@10'" in _error(capsys)
+    assert search_main(hybrid + ["--tune-alpha-on", "adi", "--tune-qrels", "nfcorpus-dev"]) == 2
+    assert "no query of" in _error(capsys)
+    broken = tmp_path / "lucene"
+    broken.mkdir()
+    (broken / "segments_1").write_bytes(b"not lucene")
+    assert search_main(["--topics", "adi", "--sparse-index", str(broken), "--output", out]) == 2
+    assert "not a readable Lucene index" in _error(capsys)
+    assert not (tmp_path / "s.trec").exists()

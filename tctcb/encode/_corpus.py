@@ -271,6 +271,10 @@ def encode_corpus(
                 continue
             _, chunk, docids, ids, st = item
             emb = encoder.encode_ids(ids)
+            if not np.isfinite(emb).all():
+                bad = docids[int(np.nonzero(~np.isfinite(emb).all(axis=1))[0][0])]
+                raise EncodeError(f"the encoder {encoder_dir} gave a non-finite vector (nan or inf) for document {bad!r}: "
+                                  "a broken checkpoint, or --fp16 overflowing (try --bf16)")
             if pending is not None:
                 pending.result()  # one chunk being written at a time; re-raises its error
             # written in the background while the model encodes the next chunk

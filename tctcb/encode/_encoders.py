@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from tctcb._command import UserError
 from tctcb.models import pick_device
 from tctcb.models._backbone import BERT_FAMILY, ENCODER_FAMILY, load_backbone
 from tctcb.models._student import (
@@ -80,7 +81,7 @@ class _Engine:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.device = pick_device(device or "cpu")
         if self.device.type == "cpu" and dtype == "fp16":
-            raise ValueError("fp16 needs a CUDA device (use bf16 or fp32 on CPU)")
+            raise UserError("--fp16 needs a CUDA device (use --bf16 or --fp32 on the CPU)")
         self.model, self.tokenizer = load_backbone(encoder_dir, families=families)
         self.encoder_dir = str(encoder_dir) if encoder_dir is not None else None
         self.model.eval().to(self.device, dtype=_DTYPES[dtype])

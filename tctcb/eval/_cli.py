@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="run file (TREC or MS MARCO; format sniffed)")
     p.add_argument("-m", "--metric", action="append", dest="metrics",
                    help=f"ir_measures metric, repeatable (default: {' '.join(DEFAULT_METRICS)})")
-    p.add_argument("--rel-level", type=number(int), default=None,
+    p.add_argument("--rel-level", type=number(int, lo=1), default=None,
                    help="minimum grade counted relevant by binary metrics (TREC DL: 2); nDCG stays graded")
     p.add_argument("--compare", metavar="RUN_B", default=None,
                    help="a second run: print both means, per-query wins/losses/ties of --run against it and the "

@@ -1,6 +1,8 @@
 """Metrics in process with ir_measures (trec_eval-compatible numbers, ``str`` ids)."""
 from __future__ import annotations
 
+from tctcb._command import UserError
+
 from typing import Iterable, Mapping
 
 __all__ = ["evaluate", "parse_metric", "DEFAULT_METRICS"]
@@ -12,6 +14,10 @@ _ALIASES = {"MAP": "AP", "map": "AP", "MRR@10": "RR@10", "ndcg@10": "nDCG@10", "
             "recip_rank": "RR", "P_30": "P@30", "recall_100": "R@100", "recall_1000": "R@1000"}
 
 _GRADED = {"nDCG", "ERR", "Judged"}
+
+
+class MetricError(UserError, ValueError):
+    """An unknown metric, or a run and qrels that cannot be evaluated together."""
 
 
 def parse_metric(name: str, rel_level: int | None = None):
@@ -26,12 +32,14 @@ def parse_metric(name: str, rel_level: int | None = None):
     try:
         measure = ir_measures.parse_measure(text)
     except Exception as e:  # ir_measures raises several types for bad names
-        raise ValueError(f"unknown metric {name!r} (examples: nDCG@10, RR@10, AP, R@100, R@1000, P@30)") from e
+        raise MetricError(f"unknown metric {name!r} (examples: nDCG@10, RR@10, AP, R@100, R@1000, P@30)") from e
+    if any(isinstance(v, int) and v < 1 for k, v in measure.params.items() if k == "cutoff"):
+        raise MetricError(f"metric {name!r}: the cutoff after @ must be >= 1")
     if rel_level is not None and measure.NAME not in _GRADED and "rel" not in measure.params:
         try:
             measure = measure(rel=int(rel_level))
         except Exception as e:
-            raise ValueError(f"metric {name!r} does not take a relevance level") from e
+            raise MetricError(f"metric {name!r} does not take a relevance level") from e
     return measure
 
 
@@ -56,9 +64,9 @@ def prepare(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[
 def check_run_matches(run: Mapping[str, object], qrels: Mapping[str, object], label: str = "the run") -> None:
     """Refuse an empty run, or one none of whose queries is judged (wrong topics or qrels)."""
     if not run:
-        raise ValueError("empty run" if label == "the run" else f"{label} is empty")
+        raise MetricError("empty run" if label == "the run" else f"{label} is empty")
     if not set(map(str, run)) & set(map(str, qrels)):
-        raise ValueError(f"no query of {label} is in the qrels (wrong topics or qrels?)")
+        raise MetricError(f"no query of {label} is in the qrels (wrong topics or qrels?)")
 
 
 def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],

@@ -115,9 +115,9 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | os.PathLike, f
     with 6 decimals as Pyserini writes them.
     """
     if format not in ("trec", "msmarco"):
-        raise ValueError(f"unknown run format {format!r} (use 'trec' or 'msmarco')")
+        raise RunFormatError(f"unknown run format {format!r} (use 'trec' or 'msmarco')")
     if format == "trec" and (not tag or any(c.isspace() for c in tag)):
-        raise ValueError(f"run tag must be one word, got {tag!r}")
+        raise RunFormatError(f"--run-tag must be one word, got {tag!r}")
     path = Path(path)
     with atomic_open(path) as f:
         for qid, hits in run.items():

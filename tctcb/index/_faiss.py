@@ -142,6 +142,10 @@ def build_faiss_index(
         with open(tmp / "docid", "w", encoding="utf-8") as ids_out, \
                 tqdm(total=count, unit="vec", desc=f"faiss {kind}", disable=not progress or not sys.stderr.isatty()) as bar:
             for docids, emb in chunks:
+                if not np.isfinite(emb).all():
+                    bad = docids[int(np.nonzero(~np.isfinite(emb).all(axis=1))[0][0])]
+                    raise FaissIndexError(f"{emb_dir}: the vector of document {bad!r} is not finite (nan or inf): "
+                                          "a broken encoder or file; encode again")
                 index.add(np.ascontiguousarray(emb, dtype=np.float32))
                 ids_out.writelines(x + "\n" for x in docids)
                 seen.append(np.array([x.encode("utf-8") for x in docids], dtype=bytes))

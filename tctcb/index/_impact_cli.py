@@ -24,9 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rebuild even when a complete index exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    for opt, v in (("--batch-size", args.batch_size), ("--max-length", args.max_length), ("--threads", args.threads)):
-        if v < 1:
-            p.error(f"{opt} must be >= 1, got {v}")
     from pathlib import Path
 
     from tctcb.data import DataError
@@ -40,6 +37,6 @@ def main(argv: list[str] | None = None) -> int:
                                  progress=not args.quiet, force=args.force)
     except (DataError, IndexingError, FileNotFoundError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     print(Path(out))
     return 0

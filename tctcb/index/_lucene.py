@@ -193,7 +193,10 @@ def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1
 
     JSimpleSearcher = jnius.autoclass("io.anserini.search.SimpleSearcher")
     JArrayList = jnius.autoclass("java.util.ArrayList")
-    searcher = JSimpleSearcher(str(index_dir))
+    try:
+        searcher = JSimpleSearcher(str(index_dir))
+    except jnius.JavaException as e:
+        raise IndexingError(f"{index_dir}: not a readable Lucene index ({str(e).splitlines()[0][:160]})") from None
     try:
         searcher.set_bm25(float(k1), float(b))
         qids = [str(q) for q in topics]

@@ -93,7 +93,10 @@ class Bm25Searcher:
 
         self._jnius = jnius
         SimpleSearcher = jnius.autoclass("io.anserini.search.SimpleSearcher")
-        self._simple = SimpleSearcher(str(self.index_dir))
+        try:
+            self._simple = SimpleSearcher(str(self.index_dir))
+        except jnius.JavaException as e:
+            raise SearchError(f"{self.index_dir}: not a readable Lucene index ({str(e).splitlines()[0][:160]})") from None
         self._simple.set_bm25(float(k1), float(b))
         self.k1, self.b = float(k1), float(b)
         self.analyzer = self._simple.get_analyzer()

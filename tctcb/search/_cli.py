@@ -11,6 +11,7 @@ Bad input (unknown topics, repeated topic ids, a missing or wrong-type index, ``
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -167,7 +168,22 @@ class _SparseOnly:
         return {i: [SearchHit(h.docid, float(h.score)) for h in res.get(i, [])] for i in q_ids}
 
 
+def _alpha_grid(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        grid = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--alpha-grid: comma-separated numbers expected, got {text!r}") from None
+    if not all(math.isfinite(a) and a >= 0 for a in grid):
+        raise UsageError(f"--alpha-grid: alphas must be finite and >= 0, got {text!r}")
+    return grid
+
+
 def _check_args(args) -> None:
+    if args.output_format == "trec" and (not args.run_tag or any(c.isspace() for c in args.run_tag)):
+        raise UsageError(f"--run-tag must be one word, got {args.run_tag!r}")
+    _alpha_grid(args.alpha_grid)
     if not args.index and not args.sparse_index:
         raise UsageError("give --index (dense), --sparse-index (BM25/impact), or both (hybrid)")
     if args.encoder and not args.index:
@@ -248,7 +264,7 @@ def run_search(args) -> tuple[dict, dict]:
             from tctcb.eval import load_qrels
             from tctcb.search._tune import tune_alpha
 
-            grid = [float(x) for x in args.alpha_grid.split(",")] if args.alpha_grid else None
+            grid = _alpha_grid(args.alpha_grid)
             dev = load_topics(args.tune_alpha_on)
             alpha, table = tune_alpha(searcher, dev, load_qrels(args.tune_qrels or args.tune_alpha_on), grid=grid, k0=k0, k=args.hits,
                                       normalization=args.normalization, weight_on_dense=args.weight_on_dense,
@@ -307,6 +323,20 @@ def write_stats(info: dict, run_path) -> Path:
     return path
 
 
+def _run_with_anserini(args):
+    """``run_search``, with a failure inside Anserini (a damaged index, a model that is not SPLADE) as one line."""
+    from tctcb.search._hits import SearchError
+
+    try:
+        return run_search(args)
+    except Exception as e:
+        if type(e).__name__ != "JavaException":  # jnius's, when Java is loaded at all
+            raise
+        raise SearchError(f"Anserini failed searching {args.sparse_index}"
+                          + (f" with --sparse-encoder {args.sparse_encoder}" if args.sparse_encoder else "")
+                          + f": {str(e).splitlines()[0][:200]}") from None
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -330,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     try:
         _check_args(args)
-        results, info = run_search(args)
+        results, info = _run_with_anserini(args)
         from tctcb.eval import write_run
         from tctcb.search._tune import to_run
 
