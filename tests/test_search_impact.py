@@ -131,9 +131,9 @@ def test_impact_cli(tiny_mlm, tmp_path, data_dir, cache_dir, capsys):
     assert main(["impact", "--collection", "adi", "--splade", str(tiny_mlm), "--output", str(out), "--quiet"]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert json.loads((out / "impact.json").read_text())["count"] == 82
-    assert main(["impact", "--collection", "nosuch", "--splade", str(tiny_mlm), "--quiet"]) == 1
+    assert main(["impact", "--collection", "nosuch", "--splade", str(tiny_mlm), "--quiet"]) == 2  # a user mistake: 2, like every command
     assert "nosuch" in capsys.readouterr().err
-    assert main(["impact", "--collection", "adi", "--splade", str(tmp_path / "missing"), "--quiet"]) == 1
+    assert main(["impact", "--collection", "adi", "--splade", str(tmp_path / "missing"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
