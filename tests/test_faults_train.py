@@ -106,3 +106,29 @@ def test_bad_training_inputs_are_one_line(tmp_path, tiny, data_dir, cache_dir, c
     assert "not a finite number" in err_of("--negatives-run", run)
     if not torch.cuda.is_available():
         assert "CUDA is not available here" in err_of("--device", "cuda")
+
+
+def test_damaged_checkpoints_models_and_score_files_are_one_line(tmp_path, tiny, reference, capsys):
+    import shutil
+
+    def error_of(args):
+        assert train_main(list(map(str, args))) == 2
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("error")]
+        assert len(lines) == 1 and "Traceback" not in err, err
+        return lines[0]
+
+    for damage, says in (("state.json", "state.json is damaged"), ("trainer.pt", "trainer.pt cannot be read")):
+        out = tmp_path / damage
+        shutil.copytree(reference, out)
+        (out / "checkpoints" / "step-0000006" / damage).write_text("garbage\n")
+        assert says in error_of(_args(tiny, out, "--resume", str(out / "checkpoints" / "step-0000006")))
+    bad = tmp_path / "badmodel"
+    shutil.copytree(tiny, bad)
+    (bad / "model.safetensors").write_bytes(b"\xff" * 64)
+    assert "cannot be loaded" in error_of(_args(bad, tmp_path / "o"))
+    scores = tmp_path / "scores.tsv"
+    scores.write_text("q1\td1\tnan\n")
+    assert "not a finite number" in error_of(
+        _args(tiny, tmp_path / "o2", "--kd", "pairwise", "--negatives", "bm25", "--teacher-scores", "precomputed",
+              "--teacher-scores-file", scores))

@@ -138,9 +138,14 @@ def load_backbone(path_or_name: str | Path | None = None, families: frozenset[st
     hf_logging.disable_progress_bar()  # transformers 5 draws a bar per load
     try:
         model = model_cls.from_pretrained(str(p))
+        tokenizer = tok_cls.from_pretrained(str(p), clean_up_tokenization_spaces=True)
+    except Exception as e:  # safetensors, torch, tokenizers and transformers each raise their own for a damaged file
+        if isinstance(e, (KeyboardInterrupt, UserError)):
+            raise
+        raise BackboneError(f"{p}: its weights or tokenizer files cannot be loaded ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200] if str(e) else ''}): a damaged or incomplete model folder") from e
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar:
             hf_logging.enable_progress_bar()
-    tokenizer = tok_cls.from_pretrained(str(p), clean_up_tokenization_spaces=True)
     return model, tokenizer

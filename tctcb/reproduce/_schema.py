@@ -225,7 +225,7 @@ def load_regression(name_or_path: str | os.PathLike, directory: str | os.PathLik
             raise RegressionError(f"unknown regression {str(name_or_path)!r} (have: {have})")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
         raise RegressionError(f"{p}: cannot read YAML: {e}") from None
     if not isinstance(raw, dict):
         raise RegressionError(f"{p}: expected a mapping at the top")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -204,17 +205,22 @@ def write_scores(rows, path: Path) -> None:
 
 
 def read_scores(path: Path) -> dict[tuple[str, str], float]:
+    from tctcb.data import iter_lines
+    from tctcb.train._trainer import TrainingError
+
     table = {}
-    with open(path, newline="") as f:
-        for n, row in enumerate(csv.reader(f, delimiter="\t"), 1):
-            if len(row) != 3:
-                raise ValueError(f"{path}:{n}: expected 'qid<TAB>docid<TAB>score', got {row!r}")
-            try:
-                table[(row[0], row[1])] = float(row[2])
-            except ValueError as e:
-                raise ValueError(f"{path}:{n}: score {row[2]!r} is not a number") from e
+    for n, line in iter_lines(path):
+        row = line.split("\t")
+        if len(row) != 3:
+            raise TrainingError(f"{path}:{n}: expected 'qid<TAB>docid<TAB>score', got {line[:80]!r}")
+        try:
+            table[(row[0], row[1])] = float(row[2])
+        except ValueError:
+            raise TrainingError(f"{path}:{n}: score {row[2]!r} is not a number") from None
+        if not math.isfinite(table[(row[0], row[1])]):
+            raise TrainingError(f"{path}:{n}: score {row[2]!r} is not a finite number")
     if not table:
-        raise ValueError(f"{path} holds no teacher scores")
+        raise TrainingError(f"{path} holds no teacher scores")
     return table
 
 

@@ -148,20 +148,29 @@ class Trainer:
         state_file = ckpt / "state.json"
         if not state_file.is_file():
             raise TrainingError(f"--resume {ckpt}: not a training checkpoint (no state.json)")
-        state = json.loads(state_file.read_text())
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            step = int(state["step"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise TrainingError(f"--resume {ckpt}: {state_file} is damaged ({type(e).__name__}); resume from an "
+                                "earlier checkpoint or start again with --overwrite") from None
         diff = settings_diff(state["settings"], asdict(self.cfg), field_defaults(type(self.cfg)))
         if diff:
             raise TrainingError(f"--resume {ckpt}: the checkpoint was made with different settings; refusing:\n"
                                 + "\n".join(diff))
         loaded = load_model(ckpt / "model")
         self.model.load_state_dict(loaded.state_dict())
-        extra = torch.load(ckpt / "trainer.pt", map_location="cpu", weights_only=False)
+        try:
+            extra = torch.load(ckpt / "trainer.pt", map_location="cpu", weights_only=False)
+        except Exception as e:  # torch raises many kinds for a truncated or foreign file
+            raise TrainingError(f"--resume {ckpt}: trainer.pt cannot be read ({type(e).__name__}); resume from an "
+                                "earlier checkpoint or start again with --overwrite") from None
         self.opt.load_state_dict(extra["optimizer"])
         self.sched.load_state_dict(extra["scheduler"])
         torch.random.set_rng_state(extra["torch_rng"])
         random.setstate(extra["python_rng"])
         self.best, self.bad_evals = tuple(extra["best"]), extra["bad_evals"]
-        self.step, self.last_good = int(state["step"]), ckpt
+        self.step, self.last_good = step, ckpt
 
     # -- logging / dev ----------------------------------------------------------------------------
     def log(self, record: dict) -> None:
