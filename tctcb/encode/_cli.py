@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tctcb._command import ArgumentParser, command, number
 
@@ -67,18 +66,13 @@ def _torchrun_shard(args) -> None:
 @command
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from tctcb.encode._corpus import EncodeError, encode_corpus
-    from tctcb.models._backbone import BackboneError
+    from tctcb.encode._corpus import encode_corpus
 
-    try:
-        _torchrun_shard(args)
-        encode_corpus(
-            args.output, args.encoder, collection=args.collection, corpus=args.corpus,
-            shard_id=args.shard_id, shard_num=args.shard_num, chunk_size=args.chunk_size,
-            batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, pooling=args.pooling,
-            resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
-        )
-    except (EncodeError, BackboneError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    _torchrun_shard(args)  # user mistakes raise UserError: one line, exit 2 (see tctcb._command)
+    encode_corpus(
+        args.output, args.encoder, collection=args.collection, corpus=args.corpus,
+        shard_id=args.shard_id, shard_num=args.shard_num, chunk_size=args.chunk_size,
+        batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, pooling=args.pooling,
+        resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+    )
     return 0
