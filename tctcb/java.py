@@ -119,6 +119,10 @@ def start() -> None:
                 pass
             else:
                 jnius_config.add_options(f"-XX:ErrorFile={logs}/hs_err_pid%p.log")
+        # -Xrs: the JVM installs no handler for SIGINT/SIGTERM, so Ctrl-C reaches Python's (one line, exit 130)
+        # instead of Java's, which ended the process without a word or hung waiting on a Python thread.
+        if "-Xrs" not in (jnius_config.options or []):
+            jnius_config.add_options("-Xrs")
     import jnius  # noqa: F401  (starts the JVM)
 
     _started = True

@@ -18,7 +18,7 @@ import signal
 import sys
 
 
-def inject(target: str, call: int, after: bool, sig: int) -> None:
+def inject(target: str, call: int, after: bool, sig: int, delay: float = 0.0) -> None:
     module_name, _, qualname = target.partition(":")
     owner = importlib.import_module(module_name)
     *path, name = qualname.split(".")
@@ -32,7 +32,12 @@ def inject(target: str, call: int, after: bool, sig: int) -> None:
         nonlocal count
         count += 1
         if count == call and not after:
-            os.kill(os.getpid(), sig)
+            if delay:  # from another thread, while the call runs (e.g. inside Java)
+                import threading
+
+                threading.Timer(delay, os.kill, (os.getpid(), sig)).start()
+            else:
+                os.kill(os.getpid(), sig)
         result = original(*args, **kwargs)
         if count == call and after:
             os.kill(os.getpid(), sig)
@@ -49,19 +54,20 @@ def main() -> None:
     p.add_argument("--call", type=int, required=True)
     p.add_argument("--after", action="store_true")
     p.add_argument("--signal", choices=("KILL", "INT"), default="KILL")
+    p.add_argument("--delay", type=float, default=0.0, help="send it this many seconds into the call")
     args = p.parse_args(argv[:split])
     command, *rest = argv[split + 1:]
-    inject(args.at, args.call, args.after, getattr(signal, f"SIG{args.signal}"))
+    inject(args.at, args.call, args.after, getattr(signal, f"SIG{args.signal}"), args.delay)
     sys.argv = [command, *rest]
     runpy.run_module(command, run_name="__main__", alter_sys=True)
 
 
 def run_with_fault(command: str, args: list[str], at: str, call: int, *, after: bool = False, sig: str = "KILL",
-                   env: dict | None = None, timeout: float = 600):
+                   delay: float = 0.0, env: dict | None = None, timeout: float = 600):
     """``python tests/faults.py ...`` as a subprocess; returns its CompletedProcess (text)."""
     import subprocess
 
-    cmd = [sys.executable, __file__, "--at", at, "--call", str(call), "--signal", sig, *(["--after"] if after else []),
+    cmd = [sys.executable, __file__, "--at", at, "--call", str(call), "--signal", sig, "--delay", str(delay), *(["--after"] if after else []),
            "--", command, *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
 

@@ -180,3 +180,8 @@ def test_non_finite_vectors_are_refused(tmp_path, reference, corpus, tiny, capsy
     assert "the vector of document 'D10' is not finite" in _one_error_line(capsys.readouterr().err)
     assert encode_main(list(map(str, _encode_args(corpus, tiny, tmp_path / "e", "--fp16")))) == 2
     assert "--fp16 needs a CUDA device" in _one_error_line(capsys.readouterr().err)
+
+
+def test_index_without_a_command_is_one_line(capsys):
+    assert index_main([]) == 2
+    assert "give a command: lucene, faiss, impact or bm25-run" in _one_error_line(capsys.readouterr().err)

@@ -16,9 +16,13 @@ _USAGE = ("usage: python -m tctcb.index {lucene,bm25-run,faiss,impact} ...\n"
 @command
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(_USAGE, file=sys.stderr if not argv else sys.stdout)
-        return 2 if not argv else 0
+    if not argv:
+        print("error: give a command: lucene, faiss, impact or bm25-run (see python -m tctcb.index --help)",
+              file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
+        print(_USAGE)
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "lucene":
         from tctcb.index import _lucene
