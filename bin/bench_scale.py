@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 MSMARCO_PASSAGES = 8_841_823
 
 
@@ -104,8 +105,9 @@ def bench(n: int, args, work: Path) -> dict:
     print(f"N = {n:,}: wrote the dataset in {time.perf_counter() - t0:.0f} s "
           f"({sum(f.stat().st_size for f in (work / 'data').iterdir()) / 1e9:.2f} GB)", flush=True)
     tiny = work / "tiny"
-    subprocess.run([py, "-c", "import sys; from tctcb.train._tiny import make_tiny_bert; "
-                    "make_tiny_bert(sys.argv[1], hidden=64, layers=2, heads=2, seed=0)", str(tiny)],
+    subprocess.run([py, "-c", "import sys; sys.path.insert(0, sys.argv[2]); from tiny_models import make_tiny_bert; "
+                    "make_tiny_bert(sys.argv[1], hidden=64, layers=2, heads=2, seed=0)", str(tiny),
+                    str(Path(__file__).resolve().parents[1] / "tests")],
                    env=env, check=True, capture_output=True)
     stages = []
     log = open(work / "bench_scale.log", "w")
@@ -117,7 +119,7 @@ def bench(n: int, args, work: Path) -> dict:
                                          "--qrels", f"dev={files['qrels.dev']}"], env, log))
     stages.append(run_stage("bm25", [py, "-m", "tctcb.index", "lucene", "--collection", name], env, log))
     teacher = work / "teacher"
-    subprocess.run([py, "-c", "import sys; from tctcb.models import ColBERT; from tctcb.models._colbert import "
+    subprocess.run([py, "-c", "import sys; from tctcb.models import ColBERT; from tctcb.models import "
                     "ColBERTConfig; ColBERT.from_backbone(sys.argv[1], ColBERTConfig(dim=32, doc_maxlen=180), seed=0)"
                     ".save_pretrained(sys.argv[2])", str(tiny), str(teacher)], env=env, check=True, capture_output=True)
     out = work / "student"

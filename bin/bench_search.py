@@ -18,6 +18,9 @@ import sys
 import time
 
 import numpy as np
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test scaffolding (tiny models, side-by-side setup)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.torch_threads or max(1, os.cpu_count() or 1))
-    from tctcb.search._compare import build_setup, ranking_problems
+    from side_by_side import build_setup, ranking_problems
 
     s = build_setup(args.topics, args.collection, batch_size=args.batch_size)
     qids = list(s.topics)

@@ -18,6 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test scaffolding (tiny models, side-by-side setup)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,10 +47,10 @@ def _batch_data(args):
 
 def _models(args, device):
     from tctcb.models import ColBERT, TctColBert
-    from tctcb.models._colbert import ColBERTConfig
+    from tctcb.models import ColBERTConfig
 
     if args.gpu:
-        from tctcb.train._tiny import make_tiny_bert
+        from tiny_models import make_tiny_bert
 
         d = make_tiny_bert(tempfile.mkdtemp(prefix="bench-bert-base-"), hidden=768, layers=12, heads=12, seed=0)
         student, teacher_dir = TctColBert.from_pretrained(d), d

@@ -1,12 +1,14 @@
 """Shared fixtures: the data directory (``$TCTCB_DATA``, else ``../shared/data`` beside the repo) and a
 private cache directory per test session, so tests never write into the working tree."""
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "tests"))  # test scaffolding shared with the unit tests (tiny models, side-by-side setup)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -15,7 +15,7 @@ equal within float32 rounding): Pyserini orders tied documents by Python's strin
 """
 import pytest
 
-from tctcb.search._compare import build_setup, ranking_problems
+from side_by_side import build_setup, ranking_problems
 
 ALPHAS = (0.05, 0.1, 0.5, 1.0)
 

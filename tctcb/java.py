@@ -110,7 +110,7 @@ def start() -> None:
         # A native crash in the process (the JVM's signal handler catches it for every library, torch
         # included) writes its report to the cache, not to whatever folder the user ran from.
         if not any(str(o).startswith("-XX:ErrorFile=") for o in (jnius_config.options or [])):
-            from tctcb.data import cache_dir
+            from tctcb._paths import cache_dir
 
             logs = cache_dir() / "logs"
             try:

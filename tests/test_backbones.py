@@ -12,7 +12,7 @@ from tctcb.models import _named
 from tctcb.models._backbone import BackboneError, check_backbone_dir, load_backbone, resolve_backbone
 from tctcb.models._colbert import ColBERTConfig
 from tctcb.train import TeacherConfig, Trainer
-from tctcb.train._tiny import make_tiny_mpnet
+from tiny_models import make_tiny_mpnet
 from tctcb.train._trainer import TrainingError, use_bf16
 
 

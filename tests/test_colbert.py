@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tctcb.models._colbert import CONFIG_NAME, ColBERT, ColBERTConfig, ColBERTError, maxsim, maxsim_all
-from tctcb.train._tiny import make_tiny_bert
+from tiny_models import make_tiny_bert
 
 # query tokens q1=(1,0) q2=(0,1) q3=(.6,.8); passage A: a1=(.8,.6) a2=(0,1) a3=(1,0) [a3 masked out];
 # passage B: b1=(-1,0) plus one padding token (1,0) masked out.

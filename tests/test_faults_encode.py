@@ -18,7 +18,7 @@ from tctcb.index._cli import main as index_main
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from tctcb.train._tiny import make_tiny_bert
+    from tiny_models import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("tiny"), hidden=32, layers=1)
 

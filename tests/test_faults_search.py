@@ -69,7 +69,7 @@ def test_damaged_dense_index_and_unwritable_output(adi_dense, tmp_path, capsys):
 
 
 def test_another_encoder_than_the_index_recorded_is_a_warning(adi_dense, tmp_path, capsys):
-    from tctcb.train._tiny import make_tiny_bert
+    from tiny_models import make_tiny_bert
 
     other = make_tiny_bert(tmp_path / "other", hidden=384, layers=1)
     capsys.readouterr()

@@ -11,7 +11,7 @@ from tctcb.models import ColBERT, TctColBert
 from tctcb.models._colbert import ColBERTConfig
 from tctcb.models._interpolate import InterpolationError, interpolate_checkpoints
 from tctcb.train import main
-from tctcb.train._tiny import make_tiny_bert, make_tiny_mpnet
+from tiny_models import make_tiny_bert, make_tiny_mpnet
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,7 @@ def test_hybrid_rrf_and_repeated_ids(tmp_path):
 
 
 def test_ranking_problems_accepts_only_ties():
-    from tctcb.search._compare import ranking_problems
+    from side_by_side import ranking_problems
 
     H = SearchHit
     a = [H("x", 3.0), H("y", 2.0), H("z", 2.0), H("w", 1.0)]

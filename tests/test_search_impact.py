@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tctcb.search._impact import SPLADE_FILES, SpladeEncoder, quantise, splade_from_wheel
+from tctcb.encode import SPLADE_FILES, SpladeEncoder, quantise, splade_from_wheel
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_splade_from_wheel(tmp_path):
 
 def test_impact_index_search_and_runner(tiny_mlm, tmp_path, data_dir, cache_dir, capsys):
     from tctcb import java
-    from tctcb.search import build_impact_index
+    from tctcb.index import build_impact_index
     from tctcb.search._cli import main
 
     idx = build_impact_index("adi", tiny_mlm, tmp_path / "impact-adi", batch_size=16)
@@ -91,7 +91,7 @@ def _fake_wheel(path):
 
 
 def test_splade_model_sources(tmp_path, monkeypatch):
-    from tctcb.search._impact import SPLADE_ENV, splade_model
+    from tctcb.encode import SPLADE_ENV, splade_model
 
     monkeypatch.setenv("TCTCB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(SPLADE_ENV, raising=False)
@@ -113,7 +113,7 @@ def test_splade_model_sources(tmp_path, monkeypatch):
 
 
 def test_splade_model_rejects_wrong_checksum(tmp_path, monkeypatch):
-    from tctcb.search._impact import SPLADE_ENV, SPLADE_WHEEL, splade_model
+    from tctcb.encode import SPLADE_ENV, SPLADE_WHEEL, splade_model
 
     monkeypatch.setenv("TCTCB_CACHE", str(tmp_path))
     monkeypatch.delenv(SPLADE_ENV, raising=False)

@@ -33,7 +33,7 @@ def _torchrun(args, env):
 def setup(tmp_path_factory):
     if not TORCHRUN.is_file():
         pytest.skip(f"no torchrun beside {sys.executable}")
-    from tctcb.train._tiny import make_tiny_bert
+    from tiny_models import make_tiny_bert
 
     root = tmp_path_factory.mktemp("torchrun")
     env = dict(os.environ, TCTCB_CACHE=str(root / "cache"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")

@@ -11,7 +11,7 @@ from tctcb.models._colbert import ColBERTConfig
 from tctcb.train import DistillConfig, TeacherConfig, Trainer, TrainingData, TrainingDataError, TrainingError
 from tctcb.train._config import build_parser, config_from_args, settings_diff
 from tctcb.train._steps import kd_candidates, precomputed_scores
-from tctcb.train._tiny import make_tiny_bert
+from tiny_models import make_tiny_bert
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
 # ---------------------------------------------------------------- losses

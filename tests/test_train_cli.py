@@ -2,7 +2,7 @@
 import pytest
 
 from tctcb.train import main
-from tctcb.train._tiny import make_tiny_bert
+from tiny_models import make_tiny_bert
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tctcb.train._tiny import make_tiny_bert
+from tiny_models import make_tiny_bert
 
 CORPUS = {f"d{i}": ("short text" if i % 3 else "a much longer document text with many more words in it") + f" {i}"
           for i in range(12)}

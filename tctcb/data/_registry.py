@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import _catalog as cat
+from . import _catalog as catalog
 from ._beir import read_beir_corpus, read_beir_qrels, read_beir_queries
 from ._cacm import read_cacm_docs, unpack_html
 from ._docstore import DocStore
@@ -66,7 +66,7 @@ def _docs_scifact(d):
 
 
 def _docs_dl19_pool(d):
-    return read_rankllm_pool([_file(p, d) for p in cat.RANKLLM_PATHS])
+    return read_rankllm_pool([_file(p, d) for p in catalog.RANKLLM_PATHS])
 
 
 _DOC_READERS: dict[str, Callable[[PathLike], Iterator[Document]]] = {
@@ -140,25 +140,25 @@ _TOPIC_READERS: dict[str, Callable[[PathLike], tuple[dict[str, str], Qrels]]] = 
 
 def list_collections() -> list[str]:
     """Built-in collections, then the user datasets registered with ``python -m tctcb.data add``."""
-    return list(cat.COLLECTIONS) + list(load_registry())
+    return list(catalog.COLLECTIONS) + list(load_registry())
 
 
 def list_topic_sets() -> list[str]:
     """Built-in topic sets, then the user datasets' ``NAME-SPLIT`` sets."""
-    return list(cat.TOPIC_SETS) + [t for ds in load_registry().values() for t in ds.topic_sets]
+    return list(catalog.TOPIC_SETS) + [t for ds in load_registry().values() for t in ds.topic_sets]
 
 
 def _collection_name(name: str) -> str:
-    if name not in cat.COLLECTIONS and find_dataset(name) is None:
+    if name not in catalog.COLLECTIONS and find_dataset(name) is None:
         raise DataError(f"unknown collection {name!r}; known: {', '.join(list_collections())} "
                         "(register your own with 'python -m tctcb.data add NAME ...')")
     return name
 
 
 def _topic_set_name(name: str) -> str:
-    name = cat.ALIASES.get(name, name)
-    if name not in cat.TOPIC_SETS and find_topic_set(name) is None:
-        known = list_topic_sets() + list(cat.ALIASES)
+    name = catalog.ALIASES.get(name, name)
+    if name not in catalog.TOPIC_SETS and find_topic_set(name) is None:
+        known = list_topic_sets() + list(catalog.ALIASES)
         raise DataError(f"unknown topic set {name!r}; known: {', '.join(known)} "
                         "(register your own with 'python -m tctcb.data add NAME ...', or give a topics file)")
     return name
@@ -183,12 +183,12 @@ class Collection:
 
     @property
     def topic_sets(self) -> list[str]:
-        return list(cat.COLLECTIONS[self.name]["topic_sets"])
+        return list(catalog.COLLECTIONS[self.name]["topic_sets"])
 
     @property
     def expected_docs(self) -> int:
         """The document count the registry states (from the data's SOURCE.md)."""
-        return cat.COLLECTIONS[self.name]["docs"]
+        return catalog.COLLECTIONS[self.name]["docs"]
 
     def docs(self) -> Iterator[Document]:
         """Documents in corpus order."""
@@ -269,7 +269,7 @@ class CacmCollection(Collection):
 
 def get_collection(name: str, data_dir: PathLike = None) -> Collection:
     """The registered collection ``name`` (one of ``list_collections()``: built-in or user dataset)."""
-    if _collection_name(name) not in cat.COLLECTIONS:
+    if _collection_name(name) not in catalog.COLLECTIONS:
         return UserCollection(name, data_dir)
     cls = CacmCollection if name == "cacm" else Collection
     return cls(name, data_dir)
@@ -278,8 +278,8 @@ def get_collection(name: str, data_dir: PathLike = None) -> Collection:
 def topics_collection(name: str) -> str | None:
     """The registered collection a topic set searches; None for msmarco-dev / dl19-passage (full MS MARCO)."""
     name = _topic_set_name(name)
-    if name in cat.TOPIC_SETS:
-        return cat.TOPIC_SETS[name]["collection"]
+    if name in catalog.TOPIC_SETS:
+        return catalog.TOPIC_SETS[name]["collection"]
     return find_topic_set(name)[0].name
 
 
@@ -310,7 +310,7 @@ def verify_files(data_dir: PathLike = None) -> list[tuple[str, str]]:
     """``(relative path, "OK" | "MISSING" | "BAD ...")`` for every registered file."""
     root = _data_dir(data_dir)
     out = []
-    for rel, info in cat.FILES.items():
+    for rel, info in catalog.FILES.items():
         p = root / rel
         if not p.is_file():
             out.append((rel, "MISSING"))

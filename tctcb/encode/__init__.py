@@ -8,8 +8,11 @@ from ._encoders import (
     TctColBertQueryEncoder,
     load_document_encoder,
     load_query_encoder,
+    query_encoder_pooling,
+    st_pool,
 )
 from ._corpus import EncodeError, encode_corpus, read_embeddings
+from ._splade import QUANTISATION, SPLADE_ENV, SPLADE_FILES, SPLADE_WHEEL, SpladeEncoder, quantise, splade_from_wheel, splade_model
 
 __all__ = [
     "TctColBertQueryEncoder",
@@ -19,7 +22,11 @@ __all__ = [
     "POOLINGS",
     "load_document_encoder",
     "load_query_encoder",
+    "query_encoder_pooling",
+    "st_pool",
     "encode_corpus",
     "read_embeddings",
     "EncodeError",
+    "SpladeEncoder", "splade_model", "splade_from_wheel", "quantise", "QUANTISATION", "SPLADE_ENV", "SPLADE_FILES",
+    "SPLADE_WHEEL",
 ]

@@ -220,7 +220,7 @@ def encode_corpus(
     ``dtype`` defaults to ``bf16`` on CUDA and ``fp32`` on CPU (where the numbers equal Pyserini's).
     """
     from tctcb import __version__
-    from tctcb.models._backbone import resolve_backbone
+    from tctcb.models import resolve_backbone
 
     if shard_num < 1 or not 0 <= shard_id < shard_num:
         raise EncodeError(f"shard id {shard_id} is not in 0..{shard_num - 1}")

@@ -21,9 +21,11 @@ import numpy as np
 import torch
 
 from tctcb._command import UserError
-from tctcb.models import pick_device
-from tctcb.models._backbone import BERT_FAMILY, ENCODER_FAMILY, load_backbone
-from tctcb.models._student import (
+from tctcb.models import (
+    BERT_FAMILY,
+    ENCODER_FAMILY,
+    load_backbone,
+    pick_device,
     DOC_MAX_LENGTH,
     QUERY_LENGTH,
     SKIP_TOKENS,
@@ -40,6 +42,8 @@ __all__ = [
     "load_document_encoder",
     "load_query_encoder",
     "POOLINGS",
+    "query_encoder_pooling",
+    "st_pool",
 ]
 
 POOLINGS = ("tct", "st")
@@ -231,7 +235,7 @@ def _st_max_length(encoder_dir) -> int:
     return 512
 
 
-def _st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
 
 
@@ -249,7 +253,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
                  max_length: int | None = None, **kwargs):
-        from tctcb.models._backbone import resolve_backbone
+        from tctcb.models import resolve_backbone
 
         encoder_dir = resolve_backbone(encoder_dir)
         self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, families=ENCODER_FAMILY)
@@ -275,7 +279,7 @@ class SentenceTransformerEncoder:
         return ids, st
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        return self._engine.run(ids, _st_pool)
+        return self._engine.run(ids, st_pool)
 
     def encode_batch(self, queries: Sequence[str], **kwargs) -> np.ndarray:
         ids, _ = self.tokenize(list(queries))
@@ -287,6 +291,23 @@ class SentenceTransformerEncoder:
         ids, st = self.tokenize(list(texts), None if titles is None else list(titles))
         self.stats.add(st)
         return self.encode_ids(ids)
+
+
+def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: str | None) -> str:
+    """``tct`` or ``st``: as requested, else as the index's meta.json records, else by the encoder's files
+    (a sentence-transformers folder has ``modules.json``)."""
+    if requested:
+        return requested
+    if index_dir is not None:
+        meta = Path(index_dir) / "meta.json"
+        if meta.is_file():
+            try:
+                pooling = json.loads(meta.read_text()).get("pooling")
+            except ValueError:
+                pooling = None
+            if pooling:
+                return str(pooling)
+    return "st" if (Path(encoder_dir) / "modules.json").is_file() else "tct"
 
 
 def load_document_encoder(encoder_dir, pooling: str = "tct", **kwargs):

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tctcb.data import DataError
-    from tctcb.eval._runs import RunFormatError, read_run, write_run
+    from tctcb.eval import RunFormatError, read_run, write_run
     from tctcb.fuse._fuse import fuse_runs
 
     try:
@@ -105,9 +105,9 @@ def _check_tuning_args(args: argparse.Namespace) -> None:
 
 
 def _tune(args: argparse.Namespace) -> list[float]:
-    from tctcb.eval._metrics import parse_metric
-    from tctcb.eval._qrels import load_qrels
-    from tctcb.eval._runs import read_run
+    from tctcb.eval import parse_metric
+    from tctcb.eval import load_qrels
+    from tctcb.eval import read_run
     from tctcb.fuse._tune import DEFAULT_WEIGHT_GRID, tune_weights
 
     grid = DEFAULT_WEIGHT_GRID

@@ -5,7 +5,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from tctcb.search._fusion import fuse_lists, rank_order
+from tctcb.search import fuse_lists, rank_order
 
 __all__ = ["fuse_runs", "fuse_prepared", "prepare_runs"]
 

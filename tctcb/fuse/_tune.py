@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from tctcb.search._tune import TIE_TOLERANCE
+from tctcb.search import TIE_TOLERANCE
 
 __all__ = ["DEFAULT_WEIGHT_GRID", "WeightTuning", "tune_weights"]
 
@@ -56,7 +56,7 @@ def tune_weights(dev_runs: Sequence[Mapping[str, Mapping[str, float]]], qrels: M
     least one weight above 0.
     """
     from tctcb.eval import evaluate
-    from tctcb.eval._metrics import check_run_matches
+    from tctcb.eval import check_run_matches
     from tctcb.fuse._fuse import fuse_prepared, prepare_runs
 
     if len(dev_runs) < 2:

@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from tctcb.data import DataError
+    from tctcb.encode import splade_model
+    from tctcb.index._impact import build_impact_index
     from tctcb.index._lucene import IndexingError
-    from tctcb.search._impact import build_impact_index, splade_model
 
     try:
         model = splade_model(args.splade)

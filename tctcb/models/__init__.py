@@ -1,16 +1,31 @@
 """Models: the ColBERT teacher and the TCT-ColBERT student (Hugging Face format checkpoints)."""
 from importlib import import_module
 
-__all__ = ["TctColBert", "ColBERT", "load_backbone", "default_backbone_dir", "interpolate_checkpoints", "pick_device"]
-
 _WHERE = {
     "TctColBert": "._student",
+    "QUERY_LENGTH": "._student",
+    "DOC_MAX_LENGTH": "._student",
+    "SKIP_TOKENS": "._student",
+    "mean_pool": "._student",
+    "query_strings": "._student",
+    "passage_strings": "._student",
     "ColBERT": "._colbert",
+    "ColBERTConfig": "._colbert",
+    "ColBERTError": "._colbert",
+    "maxsim": "._colbert",
+    "maxsim_all": "._colbert",
     "load_backbone": "._backbone",
+    "resolve_backbone": "._backbone",
     "default_backbone_dir": "._backbone",
     "pick_device": "._backbone",
+    "BackboneError": "._backbone",
+    "BERT_FAMILY": "._backbone",
+    "ENCODER_FAMILY": "._backbone",
+    "NAMED_BACKBONES": "._named",
+    "named_backbone": "._named",
     "interpolate_checkpoints": "._interpolate",
 }
+__all__ = list(_WHERE)
 
 
 def __getattr__(name):  # lazy, so that importing tctcb.models loads no torch until needed

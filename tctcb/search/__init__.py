@@ -6,25 +6,20 @@ Importing this package starts no JVM and loads no model.
 from importlib import import_module
 
 from tctcb.search._dense import DenseSearcher
-from tctcb.search._fusion import fuse_lists, fuse_rrf, fuse_weighted
+from tctcb.search._fusion import fuse_lists, fuse_rrf, fuse_weighted, rank_order
 from tctcb.search._hits import SearchError, SearchHit
 from tctcb.search._hybrid import HybridSearcher
 
 __all__ = [
-    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists",
-    "Bm25Searcher", "MaxSimReranker", "SpladeQueryEncoder", "SpladeEncoder", "build_impact_index",
-    "splade_from_wheel", "splade_model", "tune_alpha", "main",
+    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists", "rank_order", "TIE_TOLERANCE",
+    "Bm25Searcher", "MaxSimReranker", "tune_alpha", "main",
 ]
 
 _LAZY = {
     "Bm25Searcher": "._bm25",
     "MaxSimReranker": "._rerank",
-    "SpladeQueryEncoder": "._impact",
-    "SpladeEncoder": "._impact",
-    "build_impact_index": "._impact",
-    "splade_from_wheel": "._impact",
-    "splade_model": "._impact",
     "tune_alpha": "._tune",
+    "TIE_TOLERANCE": "._tune",
     "main": "._cli",
 }
 

@@ -110,7 +110,8 @@ def _dense_searcher(args):
 
     from tctcb.encode import load_query_encoder
     from tctcb.search._dense import DenseSearcher
-    from tctcb.search._resolve import query_encoder_pooling, resolve_dense_index, resolve_encoder_dir
+    from tctcb.encode import query_encoder_pooling
+    from tctcb.search._resolve import resolve_dense_index, resolve_encoder_dir
 
     index_dir = resolve_dense_index(args.index)
     meta_path = index_dir / "meta.json"
@@ -141,12 +142,12 @@ def _sparse_searcher(args):
     if kind == "impact" or args.sparse_encoder:
         from pyserini.search.lucene import LuceneImpactSearcher
 
-        from tctcb.search._impact import SpladeQueryEncoder
+        from tctcb.encode import SpladeEncoder
 
         enc_dir = args.sparse_encoder
         if enc_dir is None:
             enc_dir = json.loads((index_dir / "impact.json").read_text())["encoder"]
-        return LuceneImpactSearcher(str(index_dir), SpladeQueryEncoder(enc_dir, device=args.device))
+        return LuceneImpactSearcher(str(index_dir), SpladeEncoder(enc_dir, device=args.device))
     from tctcb.search._bm25 import Bm25Searcher
 
     return Bm25Searcher(index_dir, k1=args.bm25_k1, b=args.bm25_b)  # = Pyserini's LuceneSearcher, faster
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
     errors: tuple = (UsageError, DataError, SearchError, FileNotFoundError, KeyError)
     try:
-        from tctcb.models._colbert import ColBERTError
+        from tctcb.models import ColBERTError
 
         errors += (ColBERTError,)
     except ImportError:

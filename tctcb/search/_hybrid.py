@@ -15,10 +15,10 @@ import numpy as np
 from tctcb.search._fusion import fuse_rrf, fuse_weighted
 from tctcb.search._hits import SearchHit, hits_to_arrays, is_blank
 
-__all__ = ["HybridSearcher", "Lists", "check_unique_ids"]
+__all__ = ["HybridSearcher", "RankedLists", "check_unique_ids"]
 
 # one query's hit list as arrays: (docids, scores)
-Lists = dict[str, tuple[np.ndarray, np.ndarray]]
+RankedLists = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def check_unique_ids(q_ids: Sequence[str]) -> None:
@@ -63,7 +63,7 @@ class HybridSearcher:
         return hasattr(self.dense_searcher, "batch_search_arrays") and hasattr(self.sparse_searcher, "search_rows")
 
     # --- first stage --------------------------------------------------------------------
-    def _dense_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> Lists:
+    def _dense_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> RankedLists:
         ds = self.dense_searcher
         if self._fast():
             _, d_key, _ = self._key_space()
@@ -79,7 +79,7 @@ class HybridSearcher:
         res = ds.batch_search(queries, q_ids, k0, threads)
         return {qid: hits_to_arrays(res.get(qid, [])) for qid in q_ids}
 
-    def _sparse_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> Lists:
+    def _sparse_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> RankedLists:
         if self._fast():
             _, _, s_key = self._key_space()
             out = {}
@@ -93,7 +93,7 @@ class HybridSearcher:
         return {qid: hits_to_arrays(res.get(qid, []) if hasattr(res, "get") else res[qid]) for qid in q_ids}
 
     def first_stage(self, queries: Sequence[str], q_ids: Sequence[str], k0: int = 10,
-                    threads: int = 1) -> tuple[Lists, Lists]:
+                    threads: int = 1) -> tuple[RankedLists, RankedLists]:
         """Each side's top ``k0`` per query, as arrays (blank queries: empty on both sides)."""
         queries, q_ids = list(queries), list(q_ids)
         if len(queries) != len(q_ids):
@@ -113,7 +113,7 @@ class HybridSearcher:
         return dense, sparse
 
     # --- fusion ---------------------------------------------------------------------------
-    def fuse(self, dense: Lists, sparse: Lists, k: int = 10, alpha: float = 0.1, normalization: bool = False,
+    def fuse(self, dense: RankedLists, sparse: RankedLists, k: int = 10, alpha: float = 0.1, normalization: bool = False,
              weight_on_dense: bool = False) -> dict[str, list[SearchHit]]:
         out = {}
         for qid, (d_ids, d_scores) in dense.items():

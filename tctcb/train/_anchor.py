@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from tctcb.encode._encoders import _st_pool
+from tctcb.encode import st_pool
 
 __all__ = ["StAnchor", "anchor_loss", "ANCHOR_LOSSES", "DEFAULT_ANCHOR_NORM"]
 
@@ -46,7 +46,7 @@ class StAnchor(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> "StAnchor":
-        from tctcb.models._backbone import load_backbone
+        from tctcb.models import load_backbone
 
         return cls(*load_backbone(path))
 
@@ -62,7 +62,7 @@ class StAnchor(nn.Module):
         enc = self.tokenizer(list(texts), max_length=max_length, truncation=True, padding="longest",
                              add_special_tokens=True, return_tensors="pt").to(self.device)
         hidden = self.bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        return _st_pool(hidden, enc["attention_mask"]).float()  # the pooling tctcb.encode uses for this form
+        return st_pool(hidden, enc["attention_mask"]).float()  # the pooling tctcb.encode uses for this form
 
 
 def anchor_loss(student: torch.Tensor, anchor: torch.Tensor, kind: str = "cos",

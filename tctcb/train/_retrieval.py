@@ -138,7 +138,7 @@ class DevSet:
                 qv, qm = teacher.encode_query([self.topics[q]])
                 dv = torch.nn.utils.rnn.pad_sequence([vecs[index[d]] for d in docs], batch_first=True)
                 dm = torch.nn.utils.rnn.pad_sequence([masks[index[d]] for d in docs], batch_first=True)
-                from tctcb.models._colbert import maxsim_all
+                from tctcb.models import maxsim_all
 
                 s = maxsim_all(qv.cpu().float(), qm.cpu(), dv.float(), dm)[0]
                 run[q] = dict(zip(docs, s.tolist()))
@@ -228,7 +228,7 @@ def read_scores(path: Path) -> dict[tuple[str, str], float]:
 def precompute_teacher_scores(teacher, data, batches, path: Path, quiet: bool = True) -> dict[tuple[str, str], float]:
     """Loose coupling: before training, the teacher scores each query against its own passages (positive and
     hard negatives) of every batch the run will see; written as TSV ``qid docid score``."""
-    from tctcb.models._colbert import maxsim_all
+    from tctcb.models import maxsim_all
 
     teacher.eval()
     table: dict[tuple[str, str], float] = {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tctcb.models._colbert import maxsim, maxsim_all
+from tctcb.models import maxsim, maxsim_all
 from tctcb.train._anchor import DEFAULT_ANCHOR_NORM, anchor_loss
 from tctcb.train._data import Example, TrainingData, _rng
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world

@@ -19,7 +19,7 @@ def nfcorpus_dense_index(collection: str = "nfcorpus", progress: bool = False) -
     """Flat index of ``collection`` with the offline MiniLM (sentence-transformers pooling), in the cache."""
     from tctcb.data import cache_dir
     from tctcb.encode import encode_corpus
-    from tctcb.index._faiss import build_faiss_index
+    from tctcb.index import build_faiss_index
 
     root = Path(cache_dir()) / "indexes"
     index_dir = root / f"faiss-flat.minilm-st.{collection}"
@@ -51,9 +51,7 @@ def build_setup(topics: str = "nfcorpus-test", collection: str = "nfcorpus", bat
     from tctcb.encode import SentenceTransformerEncoder
     from tctcb.index import build_lucene_index
     from tctcb.models import default_backbone_dir
-    from tctcb.search._bm25 import Bm25Searcher
-    from tctcb.search._dense import DenseSearcher
-    from tctcb.search._hybrid import HybridSearcher
+    from tctcb.search import Bm25Searcher, DenseSearcher, HybridSearcher
 
     encoder_dir = Path(default_backbone_dir())
     dense_index = nfcorpus_dense_index(collection)

