@@ -27,7 +27,7 @@ ALLOWED = {
     "models": set(),
     "eval": {"data"},
     "encode": {"models", "data"},
-    "index": {"encode", "data", "eval"},
+    "index": {"encode", "models", "data", "eval"},
     "search": {"encode", "index", "models", "data", "eval"},
     "train": {"models", "data", "encode", "index", "eval"},
     "fuse": {"search", "eval", "data"},

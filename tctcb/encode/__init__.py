@@ -9,6 +9,7 @@ from ._encoders import (
     load_document_encoder,
     load_query_encoder,
     query_encoder_pooling,
+    st_embed,
     st_pool,
 )
 from ._corpus import EncodeError, encode_corpus, read_embeddings
@@ -24,6 +25,7 @@ __all__ = [
     "load_query_encoder",
     "query_encoder_pooling",
     "st_pool",
+    "st_embed",
     "encode_corpus",
     "read_embeddings",
     "EncodeError",

@@ -44,6 +44,7 @@ __all__ = [
     "POOLINGS",
     "query_encoder_pooling",
     "st_pool",
+    "st_embed",
 ]
 
 POOLINGS = ("tct", "st")
@@ -236,7 +237,18 @@ def _st_max_length(encoder_dir) -> int:
 
 
 def st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sentence-transformers pooling: masked mean over every token, L2-normalised."""
     return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
+
+
+def st_embed(model, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
+    """Sentence-transformers embeddings of ``texts`` in one torch call (``[CLS] text [SEP]``, :func:`st_pool`), on
+    the model's device, in the autograd graph when gradients are on: what the trainer uses (the anchor, dense
+    mining).  :class:`SentenceTransformerEncoder` encodes the same way for inference, in token-budget batches."""
+    enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding="longest", add_special_tokens=True,
+                    return_tensors="pt").to(model.device)
+    hidden = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+    return st_pool(hidden, enc["attention_mask"])
 
 
 class SentenceTransformerEncoder:

@@ -4,9 +4,10 @@ Importing this package starts nothing; the JVM starts on the first Lucene call, 
 (``build_faiss_index``, ``FaissIndexError``, ``INDEX_TYPES``) loads on first use.
 """
 from tctcb.index._lucene import IndexingError, bm25_run, build_lucene_index, count_lucene_docs, lucene_index_dir
+from tctcb.index._exact import ExactTopK
 from tctcb.index._impact import build_impact_index
 
-__all__ = ["build_impact_index", "IndexingError", "bm25_run", "build_lucene_index", "count_lucene_docs", "lucene_index_dir",
+__all__ = ["ExactTopK", "build_impact_index", "IndexingError", "bm25_run", "build_lucene_index", "count_lucene_docs", "lucene_index_dir",
            "FaissIndexError", "INDEX_TYPES", "build_faiss_index"]
 
 _FAISS_NAMES = {"FaissIndexError", "INDEX_TYPES", "build_faiss_index"}

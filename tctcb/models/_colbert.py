@@ -242,11 +242,27 @@ class ColBERT(nn.Module):
         return maxsim_all(qv, qm, dv, dm)
 
     @torch.no_grad()
-    def rerank(self, query: str, passages: list[str], batch_size: int = 64) -> list[float]:
-        """MaxSim scores of one query against ``passages`` (inference)."""
-        qv, qm = self.encode_query([query])
+    def passage_token_vectors(self, passages: list[str], batch_size: int = 32) -> list[torch.Tensor]:
+        """Each passage's matchable token vectors, [n_i, dim] float (padding and punctuation dropped), on the
+        model's device, encoded ``batch_size`` at a time in the order given (sort by length for less padding).
+        What :meth:`maxsim_scores` takes: MaxSim reranking encodes each candidate once and keeps these."""
         out = []
         for s in range(0, len(passages), batch_size):
-            dv, dm = self.encode_passage(passages[s:s + batch_size])
-            out.extend(maxsim_all(qv, qm, dv, dm)[0].float().tolist())
+            dv, dm = self.encode_passage(list(passages[s:s + batch_size]))
+            out.extend(dv[i][dm[i].bool()].float() for i in range(len(dv)))
         return out
+
+    @torch.no_grad()
+    def maxsim_scores(self, query: str, vectors: list[torch.Tensor]) -> torch.Tensor:
+        """MaxSim of one query against passages given by :meth:`passage_token_vectors`: [len(vectors)] float."""
+        qv, qm = self.encode_query([query])
+        if not len(vectors):
+            return qv.new_zeros(0, dtype=torch.float32)
+        dv = nn.utils.rnn.pad_sequence([v.to(qv.device) for v in vectors], batch_first=True)
+        dm = nn.utils.rnn.pad_sequence([torch.ones(len(v), dtype=torch.long, device=qv.device) for v in vectors],
+                                       batch_first=True)
+        return self.score_all(qv.float(), qm, dv, dm)[0].float()
+
+    def rerank(self, query: str, passages: list[str], batch_size: int = 32) -> list[float]:
+        """MaxSim scores of one query against ``passages`` (inference; the same scores as ``MaxSimReranker``)."""
+        return self.maxsim_scores(query, self.passage_token_vectors(passages, batch_size)).tolist()

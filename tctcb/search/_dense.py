@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tctcb.index import ExactTopK
 from tctcb.search._hits import SearchError, SearchHit, is_blank
 
 __all__ = ["DenseSearcher", "load_docids"]
@@ -30,56 +31,6 @@ def load_docids(path: Path) -> list[str]:
     except UnicodeDecodeError as e:
         raise SearchError(f"{path}: not UTF-8 text (byte {e.start}): not a docid file") from None
     return text.splitlines()
-
-
-class _TorchFlat:
-    """Exact top-k by inner product (or L2 distance) over shards of the vectors, in torch."""
-
-    def __init__(self, vectors: np.ndarray, metric_ip: bool, device: str, shard_rows: int = 1 << 20):
-        import torch
-
-        from tctcb.models import pick_device
-
-        self.torch = torch
-        self.device = pick_device(device)
-        self.metric_ip = metric_ip
-        self.shards = []
-        self.offsets = []
-        for start in range(0, len(vectors), shard_rows):
-            part = torch.from_numpy(np.ascontiguousarray(vectors[start:start + shard_rows], dtype=np.float32))
-            self.shards.append(part.to(self.device))
-            self.offsets.append(start)
-        self.norms = [(s * s).sum(dim=1) for s in self.shards] if not metric_ip else None
-
-    def search(self, q: np.ndarray, k: int, query_chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        torch = self.torch
-        all_d, all_i = [], []
-        with torch.inference_mode():
-            for qs in range(0, len(q), query_chunk):
-                qt = torch.from_numpy(np.ascontiguousarray(q[qs:qs + query_chunk], dtype=np.float32)).to(self.device)
-                best_s = best_i = None
-                for n, (shard, off) in enumerate(zip(self.shards, self.offsets)):
-                    s = qt @ shard.T
-                    if not self.metric_ip:  # rank by -||q - d||^2 ; report the distance as faiss does
-                        s = 2 * s - self.norms[n][None, :] - (qt * qt).sum(dim=1, keepdim=True)
-                    kk = min(k, s.shape[1])
-                    v, i = torch.topk(s, kk, dim=1)
-                    i = i + off
-                    if best_s is None:
-                        best_s, best_i = v, i
-                    else:
-                        cat_s, cat_i = torch.cat([best_s, v], 1), torch.cat([best_i, i], 1)
-                        v, j = torch.topk(cat_s, min(k, cat_s.shape[1]), dim=1)
-                        best_s, best_i = v, torch.gather(cat_i, 1, j)
-                d = best_s if self.metric_ip else -best_s
-                all_d.append(d.float().cpu().numpy())
-                all_i.append(best_i.cpu().numpy())
-        D, I = np.concatenate(all_d), np.concatenate(all_i)
-        if D.shape[1] < k:  # fewer documents than k: pad like faiss
-            pad = k - D.shape[1]
-            D = np.pad(D, ((0, 0), (0, pad)), constant_values=-np.inf if self.metric_ip else np.inf)
-            I = np.pad(I, ((0, 0), (0, pad)), constant_values=-1)
-        return D, I
 
 
 class DenseSearcher:
@@ -142,7 +93,7 @@ class DenseSearcher:
                 raise SearchError(f"{index_path} is a {type(self.index).__name__}: the torch backend needs "
                                   "an index that stores exact vectors (flat or HNSW-flat)")
             vectors = self.index.reconstruct_n(0, self.num_docs) if self.num_docs else np.zeros((0, self.dimension))
-            self._torch = _TorchFlat(vectors, self.metric_ip, self.device)
+            self._torch = ExactTopK(vectors, self.metric_ip, self.device)
 
     # --- index properties -------------------------------------------------------------------
     def _exact_vectors(self) -> bool:

@@ -8,11 +8,14 @@ sorts by score keeps the same order.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from tctcb.search._hits import SearchHit
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["MaxSimReranker"]
 
@@ -48,12 +51,7 @@ class MaxSimReranker:
     def _passage_vectors(self, docids: Sequence[str]) -> list:
         """Matchable token vectors [n_i, dim] for each docid, encoding only the ones not cached."""
         todo = list(dict.fromkeys(d for d in docids if d not in self._cache))
-        fresh = {}
-        for s in range(0, len(todo), self.batch_size):
-            ids = todo[s:s + self.batch_size]
-            dv, dm = self.model.encode_passage([self.docs[d] for d in ids])
-            for i, d in enumerate(ids):
-                fresh[d] = dv[i][dm[i].bool()].float()
+        fresh = dict(zip(todo, self.model.passage_token_vectors([self.docs[d] for d in todo], self.batch_size)))
         self.encoded += len(todo)
         out = [fresh[d] if d in fresh else self._cache[d] for d in docids]
         if self.cache_size > 0:
@@ -77,12 +75,7 @@ class MaxSimReranker:
         if not len(docids):
             return np.zeros(0, dtype=np.float32)
         with torch.inference_mode():
-            qv, qm = self.model.encode_query([query])
-            vecs = self._passage_vectors(docids)
-            dv = torch.nn.utils.rnn.pad_sequence(vecs, batch_first=True)
-            dm = torch.nn.utils.rnn.pad_sequence([torch.ones(len(v), dtype=torch.long, device=v.device) for v in vecs],
-                                                 batch_first=True)
-            return self.model.score_all(qv.float(), qm, dv, dm)[0].float().cpu().numpy()
+            return self.model.maxsim_scores(query, self._passage_vectors(docids)).cpu().numpy()
 
     def rerank(self, query: str, hits: Sequence) -> list[SearchHit]:
         """One query's hits (any objects with ``.docid``/``.score``), reranked to ``depth``."""

@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from tctcb.encode import st_pool
+from tctcb.encode import st_embed
 
 __all__ = ["StAnchor", "anchor_loss", "ANCHOR_LOSSES", "DEFAULT_ANCHOR_NORM"]
 
@@ -59,10 +59,7 @@ class StAnchor(nn.Module):
 
     @torch.no_grad()
     def encode(self, texts: Sequence[str], max_length: int = 256) -> torch.Tensor:
-        enc = self.tokenizer(list(texts), max_length=max_length, truncation=True, padding="longest",
-                             add_special_tokens=True, return_tensors="pt").to(self.device)
-        hidden = self.bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        return st_pool(hidden, enc["attention_mask"]).float()  # the pooling tctcb.encode uses for this form
+        return st_embed(self.bert, self.tokenizer, texts, max_length).float()  # tctcb.encode's sentence-transformers form
 
 
 def anchor_loss(student: torch.Tensor, anchor: torch.Tensor, kind: str = "cos",

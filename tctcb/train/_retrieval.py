@@ -36,10 +36,14 @@ def encode_corpus(encode, texts: list[str], batch_size: int = 32, quiet: bool = 
 
 
 def dense_rank(qvecs: torch.Tensor, dvecs: torch.Tensor, qids: list[str], docids: list[str], k: int) -> dict:
-    scores = qvecs @ dvecs.T
-    top = scores.topk(min(k, len(docids)), dim=1)
-    return {q: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
-            for i, q in enumerate(qids)}
+    """``{qid: {docid: score}}``: each query's top ``k`` passages by inner product (tctcb.index's exact top-k)."""
+    from tctcb.index import ExactTopK
+
+    if not docids:
+        return {q: {} for q in qids}
+    top = ExactTopK(dvecs.float().numpy(), metric_ip=True, device="cpu")
+    scores, rows = top.search(qvecs.float().numpy(), min(k, len(docids)), query_chunk=max(1, len(qids)))
+    return {q: {docids[j]: float(s) for s, j in zip(scores[i].tolist(), rows[i].tolist())} for i, q in enumerate(qids)}
 
 
 class DevSet:
@@ -120,38 +124,21 @@ class DevSet:
         try:
             cands = self.bm25_candidates()
             pool = sorted({d for q in self.qids for d in cands.get(q, [])})
-            index = {d: i for i, d in enumerate(pool)}
-            vecs, masks = [None] * len(pool), [None] * len(pool)
-            order = sorted(range(len(pool)), key=lambda i: len(self.corpus[pool[i]]))
+            order = sorted(pool, key=lambda d: len(self.corpus[d]))  # similar lengths per batch
+            vecs = {}
             starts = range(0, len(order), batch_size)
             for s in _progress(starts, len(starts), "dev rerank", self.quiet):
-                idx = order[s:s + batch_size]
-                dv, dm = teacher.encode_passage([self.corpus[pool[i]] for i in idx])
-                for r, i in enumerate(idx):
-                    n = int(dm[r].nonzero().max()) + 1 if bool(dm[r].any()) else 1
-                    vecs[i], masks[i] = dv[r, :n].cpu(), dm[r, :n].cpu()
+                ids = order[s:s + batch_size]
+                vecs.update(zip(ids, (v.cpu() for v in teacher.passage_token_vectors([self.corpus[d] for d in ids],
+                                                                                       batch_size))))
             run = {}
             for q in self.qids:
                 docs = cands.get(q, [])
-                if not docs:
-                    continue
-                qv, qm = teacher.encode_query([self.topics[q]])
-                dv = torch.nn.utils.rnn.pad_sequence([vecs[index[d]] for d in docs], batch_first=True)
-                dm = torch.nn.utils.rnn.pad_sequence([masks[index[d]] for d in docs], batch_first=True)
-                from tctcb.models import maxsim_all
-
-                s = maxsim_all(qv.cpu().float(), qm.cpu(), dv.float(), dm)[0]
-                run[q] = dict(zip(docs, s.tolist()))
+                if docs:
+                    run[q] = dict(zip(docs, teacher.maxsim_scores(self.topics[q], [vecs[d] for d in docs]).tolist()))
             return run
         finally:
             teacher.train(was)
-
-
-def _st_encode(model, tokenizer, texts: list[str], max_length: int) -> torch.Tensor:
-    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(model.device)
-    h = model(**enc).last_hidden_state
-    m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
-    return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)
 
 
 def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str], depth: int,
@@ -178,13 +165,14 @@ def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str
                                              for s in _progress(starts, len(starts), "mining corpus", quiet)]))
         q = torch.from_numpy(load_query_encoder(backbone, "tct").encode_batch([topics[x] for x in qids]))
     elif pooling == "st":
+        from tctcb.encode import st_embed
         from tctcb.models import load_backbone
 
         model, tok = load_backbone(backbone or None)
         model.eval()
-        d = encode_corpus(lambda t: _st_encode(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
+        d = encode_corpus(lambda t: st_embed(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
                           "mining corpus")
-        q = encode_corpus(lambda t: _st_encode(model, tok, t, 64), [topics[x] for x in qids], 64, quiet,
+        q = encode_corpus(lambda t: st_embed(model, tok, t, 64), [topics[x] for x in qids], 64, quiet,
                           "mining queries")
     else:
         raise ValueError(f"pooling must be 'st' or 'tct', got {pooling!r}")
