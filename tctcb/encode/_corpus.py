@@ -17,7 +17,6 @@ chunk goes to disk when done, so the peak does not grow with the corpus.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import shutil
 import sys
@@ -28,7 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
+from tctcb._atomic import atomic_open, write_text
 from tctcb._command import UserError
+
 from ._encoders import load_document_encoder
 
 __all__ = ["EncodeError", "encode_corpus", "read_embeddings"]
@@ -73,9 +74,7 @@ def _shard_name(i: int, n: int) -> str:
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def _done_chunks(shard_dir: Path) -> list[int]:
@@ -135,21 +134,10 @@ def _prepare_output(out: Path, run: dict, shard_id: int, resume: bool, overwrite
 
 def _write_chunk(shard_dir: Path, chunk: int, docids: list[str], emb: np.ndarray, stats: dict) -> None:
     stem = f"{chunk:06d}"
-    tag = f".tmp-{os.getpid()}"
-    files = {
-        "docid": "".join(d + "\n" for d in docids).encode("utf-8"),
-        "json": (json.dumps(stats, sort_keys=True) + "\n").encode(),
-    }
-    for ext, data in files.items():
-        tmp = shard_dir / f".{stem}.{ext}{tag}"
-        tmp.write_bytes(data)
-        os.replace(tmp, shard_dir / f"{stem}.{ext}")
-    tmp = shard_dir / f".{stem}.npy{tag}"
-    with open(tmp, "wb") as f:
+    write_text(shard_dir / f"{stem}.docid", "".join(d + "\n" for d in docids))
+    write_text(shard_dir / f"{stem}.json", json.dumps(stats, sort_keys=True) + "\n")
+    with atomic_open(shard_dir / f"{stem}.npy", "wb") as f:  # last: its presence marks the chunk done
         np.save(f, emb.astype(np.float32, copy=False))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, shard_dir / f"{stem}.npy")  # last: its presence marks the chunk done
 
 
 # -- the pipeline ---------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tctcb._atomic import atomic_open, write_text
 
 __all__ = ["SystemRow", "format_table", "write_markdown", "write_json", "plot_effectiveness"]
 
@@ -63,23 +64,17 @@ def format_table(rows: list[SystemRow]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_markdown(rows: list[SystemRow], path: Path, title: str = "") -> Path:
     head, body = _rows_as_cells(rows)
     lines = [f"# {title}", ""] if title else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(b) + " |" for b in body]
-    _atomic_write(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 
 def write_json(rows: list[SystemRow], path: Path) -> Path:
-    _atomic_write(path, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    write_text(path, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return path
 
 
@@ -110,8 +105,7 @@ def plot_effectiveness(rows: list[SystemRow], path: Path, metric: str = "nDCG@10
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

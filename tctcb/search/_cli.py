@@ -314,14 +314,12 @@ def write_stats(info: dict, run_path) -> Path:
     """``RUN.stats.json`` beside the run file: queries, search seconds (query encoding + search +
     rerank, after loading), alpha, blank queries. Written atomically; the pipeline's plot reads it."""
     import json
-    import os
 
-    path = Path(str(run_path) + ".stats.json")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({k: info[k] for k in ("queries", "search_seconds", "alpha", "blank_queries")
-                               if k in info}, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    from tctcb._atomic import write_text
+
+    return write_text(Path(str(run_path) + ".stats.json"),
+                      json.dumps({k: info[k] for k in ("queries", "search_seconds", "alpha", "blank_queries")
+                                  if k in info}, indent=1) + "\n")
 
 
 def _run_with_anserini(args):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from tctcb._atomic import write_text
+from tctcb._atomic import atomic_open, write_text
 
 __all__ = ["DevSet", "encode_corpus", "dense_rank", "mine_dense_negatives", "precompute_teacher_scores",
            "read_scores", "write_scores"]
@@ -184,12 +184,10 @@ def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str
 
 
 def write_scores(rows, path: Path) -> None:
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path) as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         for q, d, s in rows:
             w.writerow([q, d, f"{s:.6f}"])
-    tmp.replace(path)
 
 
 def read_scores(path: Path) -> dict[tuple[str, str], float]:
