@@ -158,5 +158,5 @@ def test_index_cli_bad_input(data_dir, tmp_path, monkeypatch, capsys):
     assert main(["bogus"]) == 2
     assert "unknown command" in capsys.readouterr().err
     assert main(["bm25-run", "--index", str(tmp_path), "--topics", "adi", "--output", str(tmp_path / "r")]) == 2
-    assert "no Lucene index" in capsys.readouterr().err
+    assert "is not a Lucene index" in capsys.readouterr().err
     assert not (tmp_path / "cache" / "indexes").exists()

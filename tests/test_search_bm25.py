@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tctcb.search._bm25 import adjust_ties, adjust_ties_reference
+from tctcb.index._bm25 import adjust_ties, adjust_ties_reference
 
 
 def test_adjust_ties_rule():

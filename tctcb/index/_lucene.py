@@ -20,7 +20,7 @@ from tctcb._command import ArgumentParser, UserError, command, number
 from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = ["IndexingError", "build_lucene_index", "index_lucene", "lucene_index_dir", "count_lucene_docs",
-           "bm25_run", "main", "bm25_main"]
+           "main", "bm25_main"]
 
 # Anserini collection class per registered collection (default: JsonCollection over jsonl_dir()).
 # CACM is indexed from its HTML files as in Anserini's published regression (HtmlCollection).
@@ -167,56 +167,6 @@ def build_lucene_index(collection_name: str, kind: str = "bm25", threads: int = 
     return final
 
 
-def bm25_run(index_dir: str | os.PathLike, topics: Mapping[str, str], k: int = 1000, k1: float = 0.9,
-             b: float = 0.4, threads: int = 2, remove_query: bool = False,
-             progress: bool | None = None) -> dict[str, dict[str, float]]:
-    """BM25 top-``k`` for each topic: ``{qid: {docid: score}}`` in rank order.
-
-    Calls Anserini's ``SimpleSearcher`` (the Java class behind Pyserini's ``LuceneSearcher``:
-    ``set_bm25(k1, b)``, ``batch_search(queries, qids, k, threads)``) directly, which gives the same hits
-    and scores without importing ``pyserini.search.lucene`` (~10 s of torch/transformers imports).
-    ``remove_query`` drops a hit whose docid equals the qid (Pyserini's ``--remove-query``, used in
-    its BEIR regressions). ``progress``: a tqdm bar over batches of 100 queries (default: when stderr is a TTY).
-    """
-    from tqdm import tqdm
-
-    from tctcb import java
-
-    if progress is None:
-        progress = sys.stderr.isatty()
-
-    index_dir = Path(index_dir)
-    if not index_dir.is_dir() or not any(index_dir.glob("segments_*")):
-        raise IndexingError(f"no Lucene index at {index_dir}")
-    java.start()
-    import jnius
-
-    JSimpleSearcher = jnius.autoclass("io.anserini.search.SimpleSearcher")
-    JArrayList = jnius.autoclass("java.util.ArrayList")
-    try:
-        searcher = JSimpleSearcher(str(index_dir))
-    except jnius.JavaException as e:
-        raise IndexingError(f"{index_dir}: not a readable Lucene index ({str(e).splitlines()[0][:160]})") from None
-    try:
-        searcher.set_bm25(float(k1), float(b))
-        qids = [str(q) for q in topics]
-        run: dict[str, dict[str, float]] = {}
-        batch = 100
-        for i in tqdm(range(0, len(qids), batch), desc="BM25", unit="batch", disable=not progress):
-            jq, jid = JArrayList(), JArrayList()
-            for qid in qids[i:i + batch]:
-                jq.add(topics[qid])
-                jid.add(qid)
-            results = searcher.batch_search(jq, jid, int(k), int(threads))
-            by_qid = {e.getKey(): e.getValue() for e in results.entrySet().toArray()}
-            for qid in qids[i:i + batch]:
-                hits = by_qid.get(qid) or []
-                run[qid] = {h.docid: float(h.score) for h in hits if not (remove_query and h.docid == qid)}
-    finally:
-        searcher.close()
-    return run
-
-
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -258,17 +208,18 @@ def bm25_main(argv: list[str] | None = None) -> int:
     p.add_argument("--hits", type=number(int, lo=1), default=1000)
     p.add_argument("--bm25-k1", type=number(float, lo=0), default=0.9)
     p.add_argument("--bm25-b", type=number(float, lo=0, hi=1), default=0.4)
-    p.add_argument("--threads", type=number(int, lo=1), default=2)
+    p.add_argument("--threads", type=number(int, lo=1), default=2, help="Lucene indexing threads (when the index is built)")
     p.add_argument("--remove-query", action="store_true", help="drop hits whose docid equals the qid (Pyserini BEIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     from tctcb import data
     from tctcb.eval import write_run
+    from tctcb.index._bm25 import bm25_run
 
     try:
         topics = data.read_topics(args.topics) if os.path.isfile(args.topics) else data.get_topics(args.topics)
         index = Path(args.index) if args.index else build_lucene_index(args.collection, threads=args.threads)
-        run = bm25_run(index, topics, k=args.hits, k1=args.bm25_k1, b=args.bm25_b, threads=args.threads,
+        run = bm25_run(index, topics, k=args.hits, k1=args.bm25_k1, b=args.bm25_b,
                        remove_query=args.remove_query, progress=False if args.quiet else None)
         write_run(run, args.output, format=args.output_format, tag="bm25")
     except (data.DataError, IndexingError, ValueError, OSError) as e:
