@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from tctcb.reproduce import (RegressionError, format_result, list_regressions, load_regression, regressions_dir,
-                             render_doc, run_condition, stale_docs, write_docs)
+from tctcb.reproduce import (RegressionError, archive_dir, format_result, list_regressions, load_regression,
+                             regressions_dir, render_doc, run_condition, stale_docs, write_docs)
 from tctcb.reproduce._cli import main
 
 # A fast fake condition: a script writes a fixed run; its AP against QRELS is (5/6 + 1/2) / 2 = 2/3.
@@ -271,3 +271,34 @@ def test_tables_in_pages_filled_from_yaml(regs):
         fill_tables("<!-- tctcb-table fake colour=red -->\n<!-- /tctcb-table -->")
     with pytest.raises(RegressionError, match=r"no listed condition has \['nDCG@10'\]"):  # a metric typo
         fill_tables("<!-- tctcb-table fake conditions=good metrics=AP,nDCG@10 -->\n<!-- /tctcb-table -->")
+
+
+def test_archive_is_outside_the_matrix_and_tables_read_it(regs, capsys):
+    from tctcb.reproduce._docs import fill_tables
+
+    arch = regs / "archive"
+    arch.mkdir()
+    header = (regs / "fake-ok.yaml").read_text().split("conditions:")[0]  # same vars: continues fake-ok
+    (arch / "fake-ok.yaml").write_text(header + "conditions:\n" + textwrap.indent(
+        _condition("extra", "ok", "{AP: 0.6667}"), "  "))
+    assert arch == archive_dir() and list_regressions(arch) == ["fake-ok"]
+    assert list_regressions() == ["fake", "fake-ok"]  # the matrix does not read archive/
+    assert [c.name for c in load_regression("archive/fake-ok").conditions] == ["extra"]
+    assert main(["--regressions-dir", str(arch), "--list"]) == 0
+    assert "  extra: AP 0.6667" in capsys.readouterr().out
+    assert main(["--regressions-dir", str(arch), "fake-ok", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "# fake-ok / extra"
+    assert main(["archive/fake-ok", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "# fake-ok / extra"
+    # a bare name the archived file lacks comes from the kept file of the same name; prefixes work as before
+    page = ("<!-- tctcb-table archive/fake-ok conditions=extra,good,archive/fake-ok/extra,fake/too-low metrics=AP -->\n"
+            "<!-- /tctcb-table -->")
+    assert fill_tables(page).splitlines()[1:-1] == [
+        "| condition | AP |", "|---|---:|", "| extra | 0.6667 |", "| good | 0.6667 |",
+        "| archive/fake-ok/extra | 0.6667 |", "| fake/too-low | 0.7000 |"]
+    with pytest.raises(RegressionError, match="no condition 'nope'"):
+        fill_tables("<!-- tctcb-table archive/fake-ok conditions=nope -->\n<!-- /tctcb-table -->")
+    for flag in ("--check-docs", "--write-docs"):  # the archive has no pages; never overwrite the matrix's
+        assert main(["--regressions-dir", str(arch), flag]) == 2
+        assert "no generated pages" in capsys.readouterr().err
+

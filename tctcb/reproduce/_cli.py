@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tctcb._command import ArgumentParser, command
 from tctcb.reproduce._docs import stale_docs, write_docs
 from tctcb.reproduce._runner import expand_commands, format_result, run_condition
-from tctcb.reproduce._schema import RegressionError, list_regressions, load_regression
+from tctcb.reproduce._schema import RegressionError, archive_dir, list_regressions, load_regression
 
 __all__ = ["main"]
 
@@ -22,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--online", action="store_true", help="also run conditions that need the internet")
     p.add_argument("--write-docs", action="store_true", help="regenerate docs/regressions/*.md from the YAML")
     p.add_argument("--check-docs", action="store_true", help="exit 1 if a doc in docs/regressions is stale")
-    p.add_argument("--regressions-dir", help="folder of regression YAML files (default: resources/regressions)")
+    p.add_argument("--regressions-dir", help="folder of regression YAML files (default: resources/regressions; "
+                                             "resources/regressions/archive holds the archived exploratory runs)")
     return p
 
 
@@ -31,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
     d = args.regressions_dir
+    if (args.write_docs or args.check_docs) and d and Path(d).resolve() == archive_dir().resolve():
+        print("error: archived regressions have no generated pages (docs/regressions/ is the matrix's); "
+              "use --list or NAME --dry-run with this --regressions-dir", file=sys.stderr)
+        return 2
     try:
         if args.write_docs:
             for path in write_docs(d):

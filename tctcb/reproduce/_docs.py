@@ -6,8 +6,11 @@ tables inside hand-written pages (README.md, docs/*.md), filled from the YAML be
     <!-- /tctcb-table -->
 
 ``conditions=`` and ``metrics=`` are optional (default: all, in YAML order); a condition may be written
-``REGRESSION/CONDITION`` to take it from another regression. ``--write-docs`` refills the tables and
-``--check-docs`` (and a unit test) fails when one is stale, so a page never shows a number the YAML lacks.
+``REGRESSION/CONDITION`` to take it from another regression. An archived regression is named
+``archive/NAME`` (``resources/regressions/archive/NAME.yaml``); in its table a bare condition name not in
+the archived file is taken from ``NAME.yaml``, which the archived file continues. ``--write-docs`` refills
+the tables and ``--check-docs`` (and a unit test) fails when one is stale, so a page never shows a number
+the YAML lacks. Archived regressions get no generated page (``--dry-run`` prints their commands).
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ import shlex
 from pathlib import Path
 
 from tctcb._atomic import write_text
-from tctcb.reproduce._schema import (Condition, Regression, fill_values, list_regressions, load_regression,
-                                    regressions_dir)
+from tctcb.reproduce._schema import (ARCHIVE, Condition, Regression, fill_values, list_regressions,
+                                    load_regression, regressions_dir)
 
 __all__ = ["docs_dir", "render_doc", "write_docs", "stale_docs", "fill_tables", "pages_with_tables"]
 
@@ -128,11 +131,17 @@ def _render_table(spec: str, directory) -> str:
     bad = [w for w in words[1:] if "=" not in w] + sorted(set(opts) - {"conditions", "metrics"})
     if bad:
         raise RegressionError(f"tctcb-table {spec!r}: unknown option(s) {bad} (conditions=..., metrics=...)")
+    kept = None  # archive/NAME continues NAME: a bare name it lacks is looked up there
+    if words[0].startswith(ARCHIVE + "/") and (Path(directory) if directory else regressions_dir()).joinpath(
+            f"{reg.name}.yaml").is_file():
+        kept = load_regression(reg.name, directory)
     conds = []
     for name in (opts["conditions"].split(",") if "conditions" in opts else [c.name for c in reg.conditions]):
-        if "/" in name:
-            other, cname = name.split("/", 1)
+        if "/" in name:  # REGRESSION/CONDITION; REGRESSION may itself be archive/NAME
+            other, cname = name.rsplit("/", 1)
             conds.append((name, load_regression(other, directory).condition(cname)))
+        elif kept is not None and name not in {c.name for c in reg.conditions}:
+            conds.append((name, kept.condition(name)))
         else:
             conds.append((name, reg.condition(name)))
     have = list(dict.fromkeys(e.metric for _, c in conds for e in c.scores))

@@ -30,6 +30,10 @@ Placeholders in commands: ``{run}`` (the run file the condition must write), ``{
 folder for this condition), ``{cache}``, ``{data}``, ``{topics}``, ``{qrels}``, ``{regression}``,
 ``{condition}`` and the ``vars``. A measured score off by more than its tolerance in either direction
 is a FAIL.
+
+The matrix is ``resources/regressions/*.yaml``: the conditions a claim in the README or the docs rests on.
+Exploratory conditions live in ``resources/regressions/archive/*.yaml`` (same schema; see
+:func:`archive_dir`), outside the matrix, the integration tests and the generated pages.
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from pathlib import Path
 from tctcb._command import UserError
 
 __all__ = ["RegressionError", "Expected", "Condition", "Regression", "regressions_dir", "list_regressions",
-           "load_regression", "DEFAULT_TOLERANCE", "BUILTIN_PLACEHOLDERS", "fill_values"]
+           "archive_dir", "ARCHIVE", "load_regression", "DEFAULT_TOLERANCE", "BUILTIN_PLACEHOLDERS", "fill_values"]
 
 DEFAULT_TOLERANCE = 0.00005
 BUILTIN_PLACEHOLDERS = ("run", "workdir", "cache", "data", "topics", "qrels", "regression", "condition")
@@ -116,8 +120,23 @@ def regressions_dir() -> Path:
 
 
 def list_regressions(directory: str | os.PathLike | None = None) -> list[str]:
+    """The regressions of ``directory`` (default :func:`regressions_dir`): its ``*.yaml``, not its subfolders,
+    so the archive (``archive/``) is never part of the matrix."""
     d = Path(directory) if directory else regressions_dir()
     return sorted(p.stem for p in d.glob("*.yaml"))
+
+
+ARCHIVE = "archive"
+
+
+def archive_dir(directory: str | os.PathLike | None = None) -> Path:
+    """``archive/`` of the regressions folder: exploratory conditions kept runnable but out of the matrix.
+
+    ``archive/NAME.yaml`` continues ``NAME.yaml`` when both exist: same ``vars`` (so the same work folder) and
+    run after it (its conditions may use what the kept ones built); condition names are unique across the two.
+    Run it with ``python -m tctcb.reproduce --regressions-dir resources/regressions/archive NAME`` (or
+    ``python -m tctcb.reproduce archive/NAME``)."""
+    return (Path(directory) if directory else regressions_dir()) / ARCHIVE
 
 
 def _placeholders(template: str) -> set[str]:
