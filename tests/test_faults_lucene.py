@@ -30,7 +30,7 @@ def test_ctrl_c_inside_a_java_search_is_one_line_and_130(tmp_path, data_dir, cac
     the JVM now leaves SIGINT to Python (-Xrs). The signal arrives 0.3 s into Anserini's batch search."""
     r = run_with_fault("tctcb.search", ["--topics", "nfcorpus-train", "--sparse-index", "nfcorpus",
                                         "--output", tmp_path / "r.trec", "--quiet"],
-                       "tctcb.search._bm25:Bm25Searcher.batch_search_lists", 1, sig="INT", delay=0.3, timeout=300)
+                       "tctcb.search._bm25:Bm25Searcher.ranked_lists", 1, sig="INT", delay=0.3, timeout=300)
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
     assert r.returncode == 130 and len(errors) == 1 and "interrupted" in errors[0], r.stderr
     assert not (tmp_path / "r.trec").exists()

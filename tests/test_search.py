@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from tctcb.search import DenseSearcher, HybridSearcher, SearchError, SearchHit
+from tctcb.search import PyseriniSearcher, Searcher, as_searcher, DenseSearcher, HybridSearcher, SearchError, SearchHit
 
 DIM = 8
 
@@ -206,6 +206,46 @@ def test_hybrid_rrf_and_repeated_ids(tmp_path):
         hs.batch_search(["w1", "w2"], ["1", "1"], k0=10, k=10)
     with pytest.raises(ValueError, match="fusion"):
         HybridSearcher(None, None, fusion="max")
+
+
+class RowSparse(Searcher):
+    """FakeSparse in the protocol with a row table: HybridSearcher then fuses integer rows (the fast path)."""
+
+    def __init__(self, docs):
+        self.fake, self.docids = FakeSparse(docs), list(docs)
+        self.row = {d: i for i, d in enumerate(self.docids)}
+
+    def ranked_rows(self, queries, k=10, threads=1):
+        out = []
+        for q in queries:
+            hits = self.fake.search(q, k)
+            out.append((np.array([self.row[h.docid] for h in hits], dtype=np.int64), np.array([h.score for h in hits])))
+        return out
+
+    def ranked_lists(self, queries, q_ids, k=10, threads=1):
+        return {i: (np.asarray(self.docids, dtype=str)[r], s) for i, (r, s) in zip(q_ids, self.ranked_rows(queries, k))}
+
+
+def test_one_protocol_for_every_searcher(tmp_path):
+    """Ours and Pyserini-like searchers answer the same protocol; a hybrid of row-table sides (fast path) gives the
+    same lists as one whose sparse side is a Pyserini-like searcher (wrapped), and the plain protocol call uses the
+    fusion settings given at construction."""
+    make_index(tmp_path / "idx", n=30)
+    docs = {f"doc{i}": " ".join(f"w{j}" for j in range(i % 7, i % 7 + 3)) for i in range(30)}
+    dense = DenseSearcher(tmp_path / "idx", HashEncoder())
+    wrapped = as_searcher(FakeSparse(docs))
+    assert isinstance(wrapped, PyseriniSearcher) and as_searcher(dense) is dense and isinstance(dense, Searcher)
+    assert [(h.docid, h.score) for h in wrapped.search("w1 w2", 4)] == \
+        [(h.docid, h.score) for h in FakeSparse(docs).search("w1 w2", 4)]
+    assert wrapped.batch_search(["  ", "w3"], ["b", "a"], 3)["b"] == [] and wrapped.blank_queries == 1
+    qs, qids = ["w1 w2", "w5", "nothing here", "w3 w4 w6"], ["a", "b", "c", "d"]
+    slow = HybridSearcher(dense, FakeSparse(docs), k0=12, alpha=0.3, normalization=True)
+    fast = HybridSearcher(dense, RowSparse(docs), k0=12, alpha=0.3, normalization=True)
+    assert fast._fast() and not slow._fast()
+    got_fast, got_slow = fast.batch_search(qs, qids, k=6), slow.batch_search(qs, qids, k=6)
+    assert got_fast == got_slow
+    assert got_fast == fast.batch_search(qs, qids, k0=12, k=6, alpha=0.3, normalization=True)
+    assert got_fast != fast.batch_search(qs, qids, k=6, alpha=0.9)
 
 
 def test_ranking_problems_accepts_only_ties():

@@ -7,11 +7,11 @@ from importlib import import_module
 
 from tctcb.search._dense import DenseSearcher
 from tctcb.search._fusion import fuse_lists, fuse_rrf, fuse_weighted, rank_order
-from tctcb.search._hits import SearchError, SearchHit
+from tctcb.search._hits import PyseriniSearcher, SearchError, Searcher, SearchHit, as_searcher
 from tctcb.search._hybrid import HybridSearcher
 
 __all__ = [
-    "DenseSearcher", "HybridSearcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists", "rank_order", "TIE_TOLERANCE",
+    "DenseSearcher", "HybridSearcher", "Searcher", "PyseriniSearcher", "as_searcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists", "rank_order", "TIE_TOLERANCE",
     "Bm25Searcher", "MaxSimReranker", "tune_alpha", "main",
 ]
 

@@ -7,12 +7,12 @@ from typing import Sequence
 import numpy as np
 
 from tctcb.index import IndexingError, LuceneBm25
-from tctcb.search._hits import SearchError, SearchHit, is_blank
+from tctcb.search._hits import RankedLists, SearchError, Searcher, is_blank
 
 __all__ = ["Bm25Searcher"]
 
 
-class Bm25Searcher(LuceneBm25):
+class Bm25Searcher(LuceneBm25, Searcher):
     """BM25 search of a Lucene index (``k1``, ``b`` as Pyserini's ``set_bm25``); Pyserini's signatures."""
 
     def __init__(self, index_dir, k1: float = 0.9, b: float = 0.4):
@@ -22,21 +22,10 @@ class Bm25Searcher(LuceneBm25):
             raise SearchError(str(e)) from None
         self.blank_queries = 0
 
-    def search(self, q: str, k: int = 10) -> list[SearchHit]:
-        if is_blank(q):
-            self.blank_queries += 1
-        ids, scores = self.search_arrays(q, k)
-        return [SearchHit(d, float(s)) for d, s in zip(ids.tolist(), scores.tolist())]
+    def ranked_rows(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.blank_queries += sum(1 for q in queries if is_blank(q))
+        return [self.search_rows(q, k) for q in queries]
 
-    def batch_search_lists(self, queries: Sequence[str], q_ids: Sequence[str], k: int = 10,
-                            threads: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def ranked_lists(self, queries: Sequence[str], q_ids: Sequence[str], k: int = 10, threads: int = 1) -> RankedLists:
         self.blank_queries += sum(1 for q in queries if is_blank(q))
         return {qid: self.search_arrays(q, k) for q, qid in zip(queries, q_ids)}
-
-    def batch_search(self, queries: Sequence[str], q_ids: Sequence[str], k: int = 10,
-                     threads: int = 1) -> dict[str, list[SearchHit]]:
-        if len(queries) != len(q_ids):
-            raise ValueError(f"{len(queries)} queries but {len(q_ids)} query ids")
-        res = self.batch_search_lists(queries, q_ids, k, threads)
-        return {qid: [SearchHit(d, float(s)) for d, s in zip(ids.tolist(), sc.tolist())]
-                for qid, (ids, sc) in res.items()}

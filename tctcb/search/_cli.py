@@ -153,22 +153,6 @@ def _sparse_searcher(args):
     return Bm25Searcher(index_dir, k1=args.bm25_k1, b=args.bm25_b)  # = Pyserini's LuceneSearcher, faster
 
 
-class _SparseOnly:
-    """A sparse searcher on its own, with the batch interface of our searchers (blank queries skipped)."""
-
-    def __init__(self, searcher):
-        self.searcher = searcher
-        self.blank_queries = 0
-
-    def batch_search(self, queries, q_ids, k, threads):
-        from tctcb.search._hits import SearchHit, is_blank
-
-        live = [(q, i) for q, i in zip(queries, q_ids) if not is_blank(q)]
-        self.blank_queries += len(queries) - len(live)
-        res = self.searcher.batch_search([q for q, _ in live], [i for _, i in live], k, threads) if live else {}
-        return {i: [SearchHit(h.docid, float(h.score)) for h in res.get(i, [])] for i in q_ids}
-
-
 def _alpha_grid(text: str | None) -> list[float] | None:
     if not text:
         return None
@@ -251,6 +235,7 @@ def _rerank_docs(args):
 
 def run_search(args) -> tuple[dict, dict]:
     """Search all topics; returns (results {qid: hits}, info)."""
+    from tctcb.search._hits import as_searcher
     from tctcb.search._hybrid import HybridSearcher
 
     topics = load_topics(args.topics)
@@ -260,7 +245,8 @@ def run_search(args) -> tuple[dict, dict]:
     k0 = args.k0 if args.k0 is not None else args.hits
     alpha = args.alpha
     if dense is not None and sparse is not None:
-        searcher = HybridSearcher(dense, sparse, fusion=args.fusion, rrf_k=args.rrf_k)
+        searcher = HybridSearcher(dense, sparse, fusion=args.fusion, rrf_k=args.rrf_k, k0=k0, alpha=alpha,
+                                  normalization=args.normalization, weight_on_dense=args.weight_on_dense)
         if args.tune_alpha_on:
             from tctcb.eval import load_qrels
             from tctcb.search._tune import tune_alpha
@@ -274,21 +260,9 @@ def run_search(args) -> tuple[dict, dict]:
             print(f"tuned alpha: {alpha:g} ({args.tune_metric} {best:.4f} on {args.tune_alpha_on}, "
                   f"{len(table)} values tried)")
             info["alpha_table"] = table
-            searcher.blank_queries = 0
-
-        def batch(qs, ids):
-            return searcher.batch_search(qs, ids, k0=k0, k=args.hits, threads=args.threads, alpha=alpha,
-                                         normalization=args.normalization, weight_on_dense=args.weight_on_dense)
-    elif dense is not None:
-        searcher = dense
-
-        def batch(qs, ids):
-            return dense.batch_search(qs, ids, k=args.hits, threads=args.threads)
+            searcher.alpha, searcher.blank_queries = alpha, 0
     else:
-        searcher = _SparseOnly(sparse)
-
-        def batch(qs, ids):
-            return searcher.batch_search(qs, ids, args.hits, args.threads)
+        searcher = as_searcher(dense if dense is not None else sparse)
     info["alpha"] = alpha
     qids = list(topics)
     results: dict = {}
@@ -296,7 +270,7 @@ def run_search(args) -> tuple[dict, dict]:
     with _progress(len(qids), args.quiet, "search") as bar:
         for s in range(0, len(qids), args.batch_size):
             ids = qids[s:s + args.batch_size]
-            results.update(batch([topics[q] for q in ids], ids))
+            results.update(searcher.batch_search([topics[q] for q in ids], ids, k=args.hits, threads=args.threads))
             bar.update(len(ids))
     info["blank_queries"] = int(getattr(searcher, "blank_queries", 0))
     if args.rerank_with:

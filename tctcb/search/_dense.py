@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from tctcb.index import ExactTopK
-from tctcb.search._hits import SearchError, SearchHit, is_blank
+from tctcb.search._hits import RankedLists, SearchError, Searcher, SearchHit, is_blank
 
 __all__ = ["DenseSearcher", "load_docids"]
 
@@ -33,7 +33,7 @@ def load_docids(path: Path) -> list[str]:
     return text.splitlines()
 
 
-class DenseSearcher:
+class DenseSearcher(Searcher):
     """Search a FAISS index directory with a query encoder (anything with ``.encode(q) -> np.ndarray``).
 
     Parameters
@@ -183,6 +183,14 @@ class DenseSearcher:
             raise ValueError(f"{len(queries)} queries but {len(q_ids)} query ids")
         D, I, _ = self.batch_search_arrays(queries, k, threads)
         return {qid: self._hits(d, i) for qid, d, i in zip(q_ids, D, I)}
+
+    def ranked_rows(self, queries, k: int = 10, threads: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+        D, I, _ = self.batch_search_arrays(queries, k, threads)
+        return [(i[i >= 0], d[i >= 0].astype(np.float64)) for d, i in zip(D, I)]
+
+    def ranked_lists(self, queries, q_ids: Sequence[str], k: int = 10, threads: int = 1) -> RankedLists:
+        return {qid: (self.docid_of(rows).astype(str), scores)
+                for qid, (rows, scores) in zip(q_ids, self.ranked_rows(queries, k, threads))}
 
     def docid_of(self, rows: np.ndarray) -> np.ndarray:
         return self._docid_array[rows]

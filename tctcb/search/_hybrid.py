@@ -1,9 +1,10 @@
 """Dense + sparse hybrid search (Pyserini's ``HybridSearcher`` signatures, vectorised fusion).
 
 Either side may be ours or Pyserini's: the dense side a :class:`~tctcb.search.DenseSearcher` or a
-``pyserini.search.faiss.FaissSearcher``; the sparse side a ``LuceneSearcher`` (BM25) or a
-``LuceneImpactSearcher`` (learned impact weights) -- anything with ``search(q, k)`` and
-``batch_search(queries, qids, k, threads)`` returning hits with ``.docid`` and ``.score``.
+``pyserini.search.faiss.FaissSearcher``; the sparse side a :class:`~tctcb.search.Bm25Searcher`, a
+``LuceneSearcher`` (BM25) or a ``LuceneImpactSearcher`` (learned impact weights) -- any searcher of the protocol
+(:class:`~tctcb.search.Searcher`), Pyserini's through :func:`~tctcb.search.as_searcher`. When both sides have a
+row table (``docids``: ours), fusion runs on integer rows.
 The fusion rules (one hit, no hits, ties) are those of :mod:`tctcb.search._fusion`.
 """
 from __future__ import annotations
@@ -13,12 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from tctcb.search._fusion import fuse_rrf, fuse_weighted
-from tctcb.search._hits import SearchHit, hits_to_arrays, is_blank
+from tctcb.search._hits import RankedLists, Searcher, SearchHit, as_searcher, is_blank
 
 __all__ = ["HybridSearcher", "RankedLists", "check_unique_ids"]
-
-# one query's hit list as arrays: (docids, scores)
-RankedLists = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def check_unique_ids(q_ids: Sequence[str]) -> None:
@@ -29,23 +27,29 @@ def check_unique_ids(q_ids: Sequence[str]) -> None:
         seen.add(q)
 
 
-class HybridSearcher:
+class HybridSearcher(Searcher):
     """Fuse a dense and a sparse searcher.
 
     ``fusion="weighted"`` (default) is Pyserini's formula; ``fusion="rrf"`` is reciprocal-rank
     fusion with constant ``rrf_k`` (``alpha``, ``normalization`` and ``weight_on_dense`` are then
-    unused).  ``blank_queries`` counts empty or whitespace queries (answered with no hits).
+    unused).  ``blank_queries`` counts empty or whitespace queries (answered with no hits).  ``k0``, ``alpha``,
+    ``normalization`` and ``weight_on_dense`` given here are the defaults of :meth:`search` / :meth:`batch_search`
+    (Pyserini's defaults otherwise), so a hybrid searcher also answers the plain protocol ``batch_search(queries,
+    q_ids, k, threads)``.
     """
 
-    def __init__(self, dense_searcher, sparse_searcher, *, fusion: str = "weighted", rrf_k: int = 60):
+    def __init__(self, dense_searcher, sparse_searcher, *, fusion: str = "weighted", rrf_k: int = 60, k0: int = 10,
+                 alpha: float = 0.1, normalization: bool = False, weight_on_dense: bool = False):
         if fusion not in ("weighted", "rrf"):
             raise ValueError(f"fusion must be 'weighted' or 'rrf', not {fusion!r}")
-        self.dense_searcher = dense_searcher
-        self.sparse_searcher = sparse_searcher
+        self.dense_searcher = as_searcher(dense_searcher)
+        self.sparse_searcher = as_searcher(sparse_searcher)
         self.fusion = fusion
         self.rrf_k = int(rrf_k)
+        self.k0, self.alpha = int(k0), float(alpha)
+        self.normalization, self.weight_on_dense = bool(normalization), bool(weight_on_dense)
         self.blank_queries = 0
-        self._keys = None  # fast path (our DenseSearcher + our Bm25Searcher): integer keys in docid order
+        self._keys = None  # both sides with row tables: integer keys in docid order
 
     def _key_space(self):
         """Sorted union of both sides' docids and each side's row -> key map, built once.
@@ -60,37 +64,13 @@ class HybridSearcher:
         return self._keys
 
     def _fast(self) -> bool:
-        return hasattr(self.dense_searcher, "batch_search_arrays") and hasattr(self.sparse_searcher, "search_rows")
+        return self.dense_searcher.docids is not None and self.sparse_searcher.docids is not None
 
     # --- first stage --------------------------------------------------------------------
-    def _dense_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> RankedLists:
-        ds = self.dense_searcher
-        if self._fast():
-            _, d_key, _ = self._key_space()
-            D, I, _ = ds.batch_search_arrays(queries, k0, threads)
-            return {qid: (d_key[i[i >= 0]], d[i >= 0].astype(np.float64)) for qid, d, i in zip(q_ids, D, I)}
-        if hasattr(ds, "batch_search_arrays"):  # ours: skip building hit objects
-            D, I, _ = ds.batch_search_arrays(queries, k0, threads)
-            out = {}
-            for qid, d, i in zip(q_ids, D, I):
-                keep = i >= 0
-                out[qid] = (ds.docid_of(i[keep]).astype(str), d[keep].astype(np.float64))
-            return out
-        res = ds.batch_search(queries, q_ids, k0, threads)
-        return {qid: hits_to_arrays(res.get(qid, [])) for qid in q_ids}
-
-    def _sparse_lists(self, queries: list[str], q_ids: list[str], k0: int, threads: int) -> RankedLists:
-        if self._fast():
-            _, _, s_key = self._key_space()
-            out = {}
-            for q, qid in zip(queries, q_ids):
-                rows, scores = self.sparse_searcher.search_rows(q, k0)
-                out[qid] = (s_key[rows], scores)
-            return out
-        if hasattr(self.sparse_searcher, "batch_search_lists"):  # our Bm25Searcher: arrays directly
-            return self.sparse_searcher.batch_search_lists(queries, q_ids, k0, threads)
-        res = self.sparse_searcher.batch_search(queries, q_ids, k0, threads)
-        return {qid: hits_to_arrays(res.get(qid, []) if hasattr(res, "get") else res[qid]) for qid in q_ids}
+    def _lists(self, side: Searcher, keys, queries: list[str], q_ids: list[str], k0: int, threads: int) -> RankedLists:
+        if keys is not None:
+            return {qid: (keys[rows], scores) for qid, (rows, scores) in zip(q_ids, side.ranked_rows(queries, k0, threads))}
+        return side.ranked_lists(queries, q_ids, k0, threads)
 
     def first_stage(self, queries: Sequence[str], q_ids: Sequence[str], k0: int = 10,
                     threads: int = 1) -> tuple[RankedLists, RankedLists]:
@@ -108,8 +88,9 @@ class HybridSearcher:
         dense = {q: empty for q in q_ids}
         sparse = {q: empty for q in q_ids}
         if lq:
-            dense.update(self._dense_lists(lq, lid, k0, threads))
-            sparse.update(self._sparse_lists(lq, lid, k0, threads))
+            _, d_key, s_key = self._key_space() if self._fast() else (None, None, None)
+            dense.update(self._lists(self.dense_searcher, d_key, lq, lid, k0, threads))
+            sparse.update(self._lists(self.sparse_searcher, s_key, lq, lid, k0, threads))
         return dense, sparse
 
     # --- fusion ---------------------------------------------------------------------------
@@ -128,18 +109,16 @@ class HybridSearcher:
             out[qid] = [SearchHit(d, s) for d, s in zip(ids.tolist(), scores.tolist())]
         return out
 
-    # --- Pyserini's API ---------------------------------------------------------------------
-    def search(self, query: str, k0: int = 10, k: int = 10, alpha: float = 0.1, normalization: bool = False,
-               weight_on_dense: bool = False) -> list[SearchHit]:
-        if is_blank(query):
-            self.blank_queries += 1
-            return []
-        dense = {"q": hits_to_arrays(self.dense_searcher.search(query, k0))}
-        sparse = {"q": hits_to_arrays(self.sparse_searcher.search(query, k0))}
-        return self.fuse(dense, sparse, k, alpha, normalization, weight_on_dense)["q"]
+    # --- Pyserini's API (None: this searcher's defaults) ------------------------------------------
+    def search(self, query: str, k0: int | None = None, k: int = 10, alpha: float | None = None,
+               normalization: bool | None = None, weight_on_dense: bool | None = None) -> list[SearchHit]:
+        return self.batch_search([query], ["q"], k0=k0, k=k, alpha=alpha, normalization=normalization,
+                                 weight_on_dense=weight_on_dense)["q"]
 
-    def batch_search(self, queries: Sequence[str], q_ids: Sequence[str], k0: int = 10, k: int = 10,
-                     threads: int = 1, alpha: float = 0.1, normalization: bool = False,
-                     weight_on_dense: bool = False) -> dict[str, list[SearchHit]]:
-        dense, sparse = self.first_stage(queries, q_ids, k0, threads)
-        return self.fuse(dense, sparse, k, alpha, normalization, weight_on_dense)
+    def batch_search(self, queries: Sequence[str], q_ids: Sequence[str], k0: int | None = None, k: int = 10,
+                     threads: int = 1, alpha: float | None = None, normalization: bool | None = None,
+                     weight_on_dense: bool | None = None) -> dict[str, list[SearchHit]]:
+        pick = lambda given, default: default if given is None else given  # noqa: E731
+        dense, sparse = self.first_stage(queries, q_ids, pick(k0, self.k0), threads)
+        return self.fuse(dense, sparse, k, pick(alpha, self.alpha), pick(normalization, self.normalization),
+                         pick(weight_on_dense, self.weight_on_dense))
