@@ -302,3 +302,30 @@ def test_archive_is_outside_the_matrix_and_tables_read_it(regs, capsys):
         assert main(["--regressions-dir", str(arch), flag]) == 2
         assert "no generated pages" in capsys.readouterr().err
 
+
+def test_repository_archive_continues_the_matrix():
+    # resources/regressions/archive/NAME.yaml continues NAME.yaml: same vars and tolerance, no shared condition
+    # name, and no kept condition reads a {work} path that only an archived condition writes.
+    import yaml
+
+    archived = list_regressions(archive_dir())
+    assert {"nfcorpus-kd-long", "scifact-kd-long", "nfcorpus-kd", "scifact-kd"} <= set(archived)
+    assert not {"nfcorpus-kd", "scifact-kd"} & set(list_regressions())
+    for name in archived:
+        arch = load_regression(f"archive/{name}")
+        assert not any(c.ci for c in arch.conditions), f"archive/{name}: archived conditions are ci: false"
+        if name not in list_regressions():
+            continue
+        kept = load_regression(name)
+        assert not {c.name for c in kept.conditions} & {c.name for c in arch.conditions}
+        raw = [yaml.safe_load(r.path.read_text(encoding="utf-8")) for r in (kept, arch)]
+        assert raw[0].get("vars") == raw[1].get("vars") and raw[0].get("tolerance") == raw[1].get("tolerance")
+        written: list[str] = []
+        for cond in kept.conditions:
+            for cmd in cond.commands:
+                outs = [cmd[i + 1] for i, t in enumerate(cmd[:-1]) if t == "--output"]
+                for tok in cmd:
+                    if tok.startswith("{work}/") and tok not in outs:
+                        assert any(tok == o or tok.startswith(o + "/") or o.startswith(tok + "/") for o in written), \
+                            f"{name}/{cond.name} reads {tok}, which no earlier kept condition writes"
+                written += [o for o in outs if o.startswith("{work}/")]
