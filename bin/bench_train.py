@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     import torch
 
     from tctcb.train import DistillConfig, Trainer
-    from tctcb.train._steps import kd_candidates, teacher_scores
+    from tctcb.train import kd_candidates, teacher_scores
 
     if args.threads:
         torch.set_num_threads(args.threads)

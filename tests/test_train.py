@@ -10,7 +10,8 @@ from tctcb.models import ColBERT, TctColBert
 from tctcb.models._colbert import ColBERTConfig
 from tctcb.train import DistillConfig, TeacherConfig, Trainer, TrainingData, TrainingDataError, TrainingError
 from tctcb.train._config import build_parser, config_from_args, settings_diff
-from tctcb.train._steps import kd_candidates, precomputed_scores
+from tctcb.train import kd_candidates
+from tctcb.train._steps import precomputed_scores
 from tiny_models import make_tiny_bert
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
@@ -219,7 +220,8 @@ def test_kd_in_batch_agreement_logged(tiny_dir, tmp_path):
 def test_precomputed_scores_train_as_the_live_pairwise_teacher(tiny_dir, tmp_path):
     """Loose coupling reads from a file exactly the scores the live pairwise teacher computes inside the
     step, so the two runs end with the same student (and in-batch KD, which sees more pairs, does not)."""
-    from tctcb.train._retrieval import precompute_teacher_scores, read_scores
+    from tctcb.train import precompute_teacher_scores
+    from tctcb.train._retrieval import read_scores
     from tctcb.train._trainer import planned_batch
 
     data = _data()

@@ -6,6 +6,7 @@ Importing this package loads no model.
 """
 from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig
 from tctcb.train._data import Example, TrainingData, TrainingDataError
+from tctcb.train._steps import kd_candidates, precompute_teacher_scores, teacher_scores
 from tctcb.train._trainer import Trainer, TrainingError
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
@@ -24,4 +25,5 @@ def main(argv=None):
 
 
 __all__ = ["DistillConfig", "TeacherConfig", "TrainConfig", "Example", "TrainingData", "TrainingDataError", "Trainer",
-           "TrainingError", "DistillKLDivLoss", "InBatchCrossEntropyLoss", "run", "main"]
+           "TrainingError", "DistillKLDivLoss", "InBatchCrossEntropyLoss", "kd_candidates", "teacher_scores",
+           "precompute_teacher_scores", "run", "main"]

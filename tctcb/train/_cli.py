@@ -162,7 +162,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
 
     from tctcb.models import ColBERT, TctColBert
     from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
-    from tctcb.train._retrieval import DevSet, precompute_teacher_scores, read_scores
+    from tctcb.train._retrieval import DevSet, read_scores
+    from tctcb.train._steps import precompute_teacher_scores
     from tctcb.models import pick_device
     from tctcb.train._trainer import planned_batch
 

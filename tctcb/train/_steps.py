@@ -1,4 +1,6 @@
-"""One training step's loss, for the teacher (ColBERT, CE) and for the student (TCT-ColBERT, CE + KD).
+"""One training step's loss, for the teacher (ColBERT, CE) and for the student (TCT-ColBERT, CE + KD), and the
+teacher's scores that KD learns from: live inside the step (tight coupling) or computed once before training
+(loose coupling), by the one function :func:`score_pairs`.
 
 The batch is global (the same on every process); each process encodes its slice, the slices are
 gathered (local part with gradient) and every process computes the loss over the whole batch.
@@ -6,6 +8,7 @@ gathered (local part with gradient) and every process computes the loss over the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -15,7 +18,8 @@ from tctcb.train._data import Example, TrainingData, _rng
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
-__all__ = ["StepOutput", "local_slice", "teacher_step_loss", "student_step_loss", "kd_candidates", "teacher_scores"]
+__all__ = ["StepOutput", "local_slice", "teacher_step_loss", "student_step_loss", "kd_candidates", "score_pairs",
+           "teacher_scores", "precompute_teacher_scores", "precomputed_scores"]
 
 
 @dataclass
@@ -75,25 +79,54 @@ def kd_candidates(kd: str, examples: list[Example], subsample: int, seed: int, s
     return mask
 
 
-def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor,
-                   chunk: int = 256) -> torch.Tensor:
-    """Live teacher: the frozen ColBERT scores the candidate pairs of the global batch (no grad).
-    Each process encodes its slice; token vectors are gathered; [B, P] float, 0 where not a candidate."""
-    qs, ps = _texts(data, local_slice(examples))
-    with torch.no_grad():
-        qv, qm = teacher.encode_query(qs)
-        dv, dm = teacher.encode_passage(ps)
+@torch.no_grad()
+def score_pairs(teacher, queries: list[str], passages: list[str], candidates: torch.Tensor | None = None,
+                gather: bool = False, chunk: int = 256) -> torch.Tensor:
+    """The frozen ColBERT teacher's MaxSim scores of ``queries`` x ``passages``: [Q, P] float, 0 where
+    ``candidates`` [Q, P] is False (None: every pair).  ``gather``: the texts are this process's slice of a
+    global batch and the token vectors of every process are gathered first (the scores are the whole batch's).
+    The one teacher scoring, live inside the step (:func:`teacher_scores`) and before training
+    (:func:`precompute_teacher_scores`)."""
+    qv, qm = teacher.encode_query(queries)
+    dv, dm = teacher.encode_passage(passages)
+    if gather:
         qv, qm = gather_with_grad(qv), gather_with_grad(qm)
         dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
-        cand = candidates.to(qv.device)
-        if bool(cand.all()):
-            return maxsim_all(qv, qm, dv, dm).float()
-        out = torch.zeros(cand.shape, dtype=torch.float32, device=qv.device)
-        pairs = cand.nonzero()
-        for s in range(0, len(pairs), chunk):
-            i, j = pairs[s:s + chunk, 0], pairs[s:s + chunk, 1]
-            out[i, j] = maxsim(qv[i], qm[i], dv[j], dm[j]).float()
-        return out
+    cand = None if candidates is None else candidates.to(qv.device)
+    if cand is None or bool(cand.all()):
+        return maxsim_all(qv, qm, dv, dm).float()
+    out = torch.zeros(cand.shape, dtype=torch.float32, device=qv.device)
+    pairs = cand.nonzero()
+    for s in range(0, len(pairs), chunk):
+        i, j = pairs[s:s + chunk, 0], pairs[s:s + chunk, 1]
+        out[i, j] = maxsim(qv[i], qm[i], dv[j], dm[j]).float()
+    return out
+
+
+def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor) -> torch.Tensor:
+    """Live teacher (tight coupling): the candidate pairs of the global batch, [B, P] float, 0 where not a
+    candidate. Each process encodes its slice; token vectors are gathered."""
+    return score_pairs(teacher, *_texts(data, local_slice(examples)), candidates, gather=True)
+
+
+def precompute_teacher_scores(teacher, data: TrainingData, batches: list[list[Example]], path: Path,
+                              quiet: bool = True) -> dict[tuple[str, str], float]:
+    """Loose coupling: before training, the teacher scores each query against its own passages (positive and
+    hard negatives) of every batch the run will see (each pair once); written as TSV ``qid docid score``."""
+    from tqdm.auto import tqdm
+
+    from tctcb.train._retrieval import write_scores
+
+    teacher.eval()
+    table: dict[tuple[str, str], float] = {}
+    for examples in tqdm(batches, total=len(batches), desc="teacher scores", disable=quiet, leave=False):
+        for e in examples:
+            todo = [d for d in e.docids if (e.qid, d) not in table]
+            if todo:
+                scores = score_pairs(teacher, [data.topics[e.qid]], [data.corpus[d] for d in todo])[0]
+                table.update(zip([(e.qid, d) for d in todo], scores.tolist()))
+    write_scores(((q, d, s) for (q, d), s in table.items()), path)
+    return table
 
 
 def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Example],
