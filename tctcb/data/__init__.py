@@ -37,6 +37,7 @@ from ._registry import (
     topics_collection,
     verify_files,
 )
+from ._sets import load_qrels, load_topics, looks_like_a_file
 from ._scifact import parse_sentence_list, read_scifact_claims, read_scifact_corpus
 from ._smart import cranfield_gain, read_smart_docs, read_smart_qrels, read_smart_queries
 from ._trec import read_qrels, read_topics, read_trec_qrels
@@ -45,7 +46,7 @@ from ._userdata import UserDataset, add_dataset, load_registry, remove_dataset
 
 __all__ = [
     "CacmCollection", "Collection", "DataError", "DocStore", "Document", "Query", "UserCollection", "UserDataset",
-    "add_dataset", "iter_lines", "load_registry", "remove_dataset", "sniff_corpus_format", "TripleRow", "TripleStore",
+    "add_dataset", "iter_lines", "load_qrels", "load_topics", "looks_like_a_file", "load_registry", "remove_dataset", "sniff_corpus_format", "TripleRow", "TripleStore",
     "sniff_triples_format", "default_data_dir", "download",
     "cache_dir", "cranfield_gain", "data_dir",
     "get_collection", "get_qrels", "get_topics", "get_topics_and_qrels",

@@ -217,7 +217,7 @@ def bm25_main(argv: list[str] | None = None) -> int:
     from tctcb.index._bm25 import bm25_run
 
     try:
-        topics = data.read_topics(args.topics) if os.path.isfile(args.topics) else data.get_topics(args.topics)
+        topics = data.load_topics(args.topics)
         index = Path(args.index) if args.index else build_lucene_index(args.collection, threads=args.threads)
         run = bm25_run(index, topics, k=args.hits, k1=args.bm25_k1, b=args.bm25_b,
                        remove_query=args.remove_query, progress=False if args.quiet else None)

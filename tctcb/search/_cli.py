@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from tctcb._command import ArgumentParser, UserError, command, number
@@ -73,35 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- topics ---------------------------------------------------------------------------------------
-_SGML_ID = re.compile(r"<(?:num|DOCNO)>\s*(?:Number:)?\s*([^<\s]+)", re.I)
-
-
-def _ids_in_file(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if first.lstrip().startswith("<"):
-        return _SGML_ID.findall(text)
-    return [ln.partition("\t")[0].strip() for ln in text.splitlines() if ln.strip()]
-
-
 def load_topics(value: str) -> dict[str, str]:
-    """Topics by name (``tctcb.data.get_topics``) or from a file; a repeated topic id is an error."""
-    from tctcb.data import get_topics, read_topics
+    """Topics by name or file (``tctcb.data.load_topics``: one rule everywhere)."""
+    from tctcb.data import load_topics as load
 
-    path = Path(value)
-    if path.is_file():
-        repeated = [q for q, n in Counter(_ids_in_file(path)).items() if n > 1]
-        if repeated:
-            raise UsageError(f"topics file {path}: topic id {repeated[0]!r} is repeated "
-                             f"({len(repeated)} repeated ids); topic ids must be unique")
-        topics = read_topics(path)
-    else:
-        if any(c in value for c in "/\\") or path.suffix in (".tsv", ".txt", ".xml"):
-            raise UsageError(f"topics file {value} not found")
-        topics = get_topics(value)
-    if not topics:
-        raise UsageError(f"no topics in {value}")
-    return {str(q): t for q, t in topics.items()}
+    return load(value)
 
 
 # --- searchers ----------------------------------------------------------------------------------

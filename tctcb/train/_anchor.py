@@ -7,7 +7,7 @@ nDCG@10 on NFCorpus, so a student trained on one small collection relearns the f
 collection alone and forgets what the backbone knew elsewhere.  A cosine term towards the backbone's own
 embeddings of the same texts is meant to carry that knowledge into the new format -- a regulariser in the
 spirit of L2-SP / LwF, on embeddings rather than weights.  ``1 - cos`` is scale-free, so it does not fight the
-dot product's scale that CE and KL need.  Measured (docs/experiments-distillation.md): it wins back part of
+dot product's scale that CE and KL need.  Measured (docs/experiments-history.md): it wins back part of
 the out-of-domain loss on NFCorpus (up to 0.05 nDCG@10 at W = 10) and nothing on SciFact.
 
 ``--anchor-loss mse`` also pins the length: ``|| s / c - a ||^2`` with ``a`` the anchor's unit vector and ``c``
