@@ -378,11 +378,13 @@ def test_anchor_only_learns_from_the_anchor_alone(tiny_dir, tmp_path):
     assert gap_after < 0.5 * gap_before
 
 
-def test_anchor_only_needs_an_anchor_and_no_kd(tiny_dir):
+def test_anchor_only_needs_an_anchor_and_no_kd(tiny_dir, tmp_path):
+    from tctcb.train._distributed import data_parallel
     from tctcb.train._steps import student_step_loss
 
     data = _data()
     ex = data.batch(0, 4, 0)
-    with pytest.raises(ValueError, match="anchor_only needs"):
-        student_step_loss(TctColBert.from_pretrained(tiny_dir), data, ex, kd="none", gamma=1.0,
-                          ce=InBatchCrossEntropyLoss(), kl=None, anchor_only=True)
+    cfg = _cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, anchor_only=True, anchor_weight=1.0)
+    with pytest.raises(ValueError, match="anchor_only needs"):  # no anchor given
+        student_step_loss(data_parallel(TctColBert.from_pretrained(tiny_dir)), data, ex, cfg,
+                          ce=InBatchCrossEntropyLoss())

@@ -1,20 +1,23 @@
-"""torchrun (DDP) helpers: process group from the environment, gathers that keep the local gradient,
-summing gradients across processes.
+"""torchrun (DDP) helpers: process group from the environment, the trained model wrapped in PyTorch's
+DistributedDataParallel, gathers that keep the local gradient.
 
 Every process computes the loss over the *global* batch (its own queries and passages carry gradient,
-the other processes' are constants), then gradients are summed across processes.  Because each
-process's loss is the full loss, the sum of the per-process gradients is exactly the gradient of the
-single-process loss over the same global batch.
+the other processes' are constants, gathered by :func:`gather_with_grad`), then DDP sums the gradients
+across processes while the backward pass runs.  Because each process's loss is the full loss, the sum of
+the per-process gradients is exactly the gradient of the single-process loss over the same global batch;
+DDP's own average would divide it by the number of processes, so the wrapper sums instead.
 """
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["init_from_env", "rank_and_world", "gather_with_grad", "gather_padded", "sum_gradients", "barrier",
-           "is_main"]
+__all__ = ["init_from_env", "rank_and_world", "gather_with_grad", "gather_padded", "Forward", "data_parallel",
+           "barrier", "is_main"]
 
 
 def init_from_env(device: torch.device) -> tuple[int, int]:
@@ -69,16 +72,38 @@ def gather_padded(t: torch.Tensor, dim: int = 1, value: float = 0.0) -> torch.Te
     return gather_with_grad(t)
 
 
-def sum_gradients(params) -> None:
-    """All-reduce (sum) the gradients of ``params`` in one flat buffer."""
+class Forward(nn.Module):
+    """``Forward(model)(fn, *args)`` is ``fn(model, *args)``: a training step's one pass through the trained model.
+
+    The models are used through their ``encode_*`` methods, not ``forward``, and DistributedDataParallel
+    follows only what runs inside the ``forward`` of the module it wraps: this puts the step's encoding there.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, fn: Callable, *args):
+        return fn(self.model, *args)
+
+
+def _sum_hook(process_group, bucket):  # no annotations: DDP checks them, and this module's are strings
+    """DDP communication hook: all-reduce (sum) a bucket of gradients, without DDP's division by the world size;
+    returns the future of the summed bucket."""
+    return dist.all_reduce(bucket.buffer(), group=process_group, async_op=True).get_future().then(
+        lambda fut: fut.value()[0])
+
+
+def data_parallel(model: nn.Module) -> nn.Module:
+    """:class:`Forward` of ``model``; over several processes inside DistributedDataParallel, which sums the
+    gradients of ``model``'s parameters across processes during the backward pass (see the module's note).
+
+    One process: the plain :class:`Forward`, nothing else changes.  Parameters a step leaves unused (a
+    backbone's pooler) keep no gradient, as with one process.  Buffers are synced once, when wrapped, not at
+    every forward: they are constants that every process loads alike.  Keep the returned module until the
+    backward pass is over (DDP's gradient hooks hold it only weakly)."""
     if rank_and_world()[1] == 1:
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
+        return Forward(model)
+    ddp = nn.parallel.DistributedDataParallel(Forward(model), forward_sync_buffers=False, find_unused_parameters=True)
+    ddp.register_comm_hook(None, _sum_hook)
+    return ddp

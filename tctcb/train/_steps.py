@@ -2,8 +2,10 @@
 teacher's scores that KD learns from: live inside the step (tight coupling) or computed once before training
 (loose coupling), by the one function :func:`score_pairs`.
 
-The batch is global (the same on every process); each process encodes its slice, the slices are
-gathered (local part with gradient) and every process computes the loss over the whole batch.
+The batch is global (the same on every process); each process encodes its slice through ``forward``
+(:func:`tctcb.train._distributed.data_parallel`: the model itself, or under torchrun the model inside
+DistributedDataParallel), the slices are gathered (local part with gradient) and every process computes the
+loss over the whole batch.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 import torch
 
 from tctcb.models import maxsim, maxsim_all
-from tctcb.train._anchor import DEFAULT_ANCHOR_NORM, anchor_loss
+from tctcb.train._anchor import anchor_loss
+from tctcb.train._config import DistillConfig
 from tctcb.train._data import Example, TrainingData, _rng
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
@@ -46,11 +49,19 @@ def _labels(examples: list[Example], device) -> torch.Tensor:
     return torch.arange(len(examples), device=device) * width
 
 
-def teacher_step_loss(model, data: TrainingData, examples: list[Example], ce: InBatchCrossEntropyLoss) -> StepOutput:
-    """ColBERT: CE of each query's positive against every passage of the global batch."""
+def _encode_colbert(model, qs: list[str], ps: list[str]):
+    return (*model.encode_query(qs), *model.encode_passage(ps))
+
+
+def _encode_student(model, qs: list[str], ps: list[str], passage_length: int):
+    return model.encode_query(qs), model.encode_passage(ps, max_length=passage_length)
+
+
+def teacher_step_loss(forward, data: TrainingData, examples: list[Example], ce: InBatchCrossEntropyLoss) -> StepOutput:
+    """ColBERT: CE of each query's positive against every passage of the global batch. ``forward``: the
+    ColBERT being trained, through :func:`~tctcb.train._distributed.data_parallel`."""
     qs, ps = _texts(data, local_slice(examples))
-    qv, qm = model.encode_query(qs)
-    dv, dm = model.encode_passage(ps)
+    qv, qm, dv, dm = forward(_encode_colbert, qs, ps)
     qv, qm = gather_with_grad(qv), gather_with_grad(qm)
     dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
     scores = maxsim_all(qv, qm, dv, dm).float()
@@ -144,35 +155,37 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
     return out, have
 
 
-def student_step_loss(student, data: TrainingData, examples: list[Example], *, kd: str, gamma: float,
-                      ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None, teacher=None, table=None,
-                      subsample: int = 0, seed: int = 0, step: int = 0, passage_length: int = 180,
-                      anchor=None, anchor_weight: float = 0.0, anchor_kind: str = "cos",
-                      anchor_norm: float = DEFAULT_ANCHOR_NORM, anchor_only: bool = False) -> StepOutput:
-    """gamma * CE(hard labels over the global batch) + (1 - gamma) * KL(teacher || student) over the KD candidates
-    [+ anchor_weight * anchor term of the student's query and passage embeddings against the frozen anchor's];
-    ``anchor_only``: the anchor term alone (CE is still computed and logged, not learned from)."""
+def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg: DistillConfig, step: int = 0, *,
+                      ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None = None, teacher=None, table=None,
+                      anchor=None) -> StepOutput:
+    """``cfg.gamma`` * CE(hard labels over the global batch) + (1 - ``cfg.gamma``) * KL(teacher || student) over the
+    KD candidates (``cfg.kd``, ``cfg.subsample``) [+ ``cfg.anchor_weight`` * anchor term of the student's query and
+    passage embeddings against the frozen ``anchor``'s]; ``cfg.anchor_only``: the anchor term alone (CE is still
+    computed and logged, not learned from).  ``forward``: the student, through
+    :func:`~tctcb.train._distributed.data_parallel`; soft labels from the live ``teacher`` or from ``table``
+    (precomputed scores ``{(qid, docid): score}``)."""
     qs, ps = _texts(data, local_slice(examples))
-    q = gather_with_grad(student.encode_query(qs))
-    p = gather_with_grad(student.encode_passage(ps, max_length=passage_length))
+    q, p = forward(_encode_student, qs, ps, cfg.passage_length)
+    q, p = gather_with_grad(q), gather_with_grad(p)
     scores = (q @ p.T).float()
     exclude = data.exclude_mask(examples).to(scores.device)
     ce_loss = ce(scores, _labels(examples, scores.device), exclude)
     stats = {"ce": float(ce_loss.detach())}
     extra = 0.0
-    if anchor is not None and anchor_weight > 0:
+    if anchor is not None and cfg.anchor_weight > 0:
         qa = gather_with_grad(anchor.encode(qs).to(q.device))
-        pa = gather_with_grad(anchor.encode(ps, max_length=passage_length).to(p.device))
-        a_loss = anchor_loss(q, qa, anchor_kind, anchor_norm) + anchor_loss(p, pa, anchor_kind, anchor_norm)
+        pa = gather_with_grad(anchor.encode(ps, max_length=cfg.passage_length).to(p.device))
+        a_loss = (anchor_loss(q, qa, cfg.anchor_loss, cfg.anchor_norm)
+                  + anchor_loss(p, pa, cfg.anchor_loss, cfg.anchor_norm))
         stats["anchor"] = float(a_loss.detach())
-        extra = anchor_weight * a_loss
-    if anchor_only:
-        if kd != "none" or anchor is None or not anchor_weight > 0:
+        extra = cfg.anchor_weight * a_loss
+    if cfg.anchor_only:
+        if cfg.kd != "none" or anchor is None or not cfg.anchor_weight > 0:
             raise ValueError("anchor_only needs kd 'none' and an anchor with a weight > 0")
         return StepOutput(extra, scores, stats)
-    if kd == "none":
+    if cfg.kd == "none":
         return StepOutput(ce_loss + extra, scores, stats)
-    cand = kd_candidates(kd, examples, subsample, seed, step)
+    cand = kd_candidates(cfg.kd, examples, cfg.subsample, cfg.seed, step)
     if table is not None:
         t, have = precomputed_scores(table, examples, cand)
         cand = cand & have
@@ -183,7 +196,7 @@ def student_step_loss(student, data: TrainingData, examples: list[Example], *, k
     stats["kl"] = float(kl_loss.detach())
     stats["kd_pairs"] = int(cand.sum())  # precomputed: pairs missing from the file drop out, visible here
     stats["agreement"] = agreement(scores.detach(), t, cand)
-    return StepOutput(gamma * ce_loss + (1 - gamma) * kl_loss + extra, scores, stats)
+    return StepOutput(cfg.gamma * ce_loss + (1 - cfg.gamma) * kl_loss + extra, scores, stats)
 
 
 def agreement(student: torch.Tensor, teacher: torch.Tensor, candidates: torch.Tensor) -> float | None:

@@ -18,7 +18,7 @@ from tctcb._command import UserError
 from tctcb.models import pick_device
 from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, field_defaults, settings_diff
 from tctcb.train._data import TrainingData
-from tctcb.train._distributed import barrier, is_main, rank_and_world, sum_gradients
+from tctcb.train._distributed import barrier, data_parallel, is_main, rank_and_world
 from tctcb.train._steps import student_step_loss, teacher_step_loss
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
@@ -72,7 +72,8 @@ class Trainer:
         self.rank, self.world = rank_and_world()
         self.out = Path(cfg.output_dir)
         self.model.to(self.device).train()
-        if teacher is not None:
+        self.forward = data_parallel(self.model)  # under torchrun: DDP sums the gradients during backward
+        if teacher is not None:  # frozen, never inside DDP
             teacher.to(self.device).eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
@@ -100,16 +101,11 @@ class Trainer:
         return planned_batch(self.cfg, self.data, step, self.world)
 
     def loss_for(self, examples, step: int):
-        cfg = self.cfg
         with self.autocast():
-            if isinstance(cfg, TeacherConfig):
-                return teacher_step_loss(self.model, self.data, examples, self.ce)
-            return student_step_loss(self.model, self.data, examples, kd=cfg.kd, gamma=cfg.gamma, ce=self.ce,
-                                     kl=self.kl, teacher=self.teacher, table=self.table, subsample=cfg.subsample,
-                                     seed=cfg.seed, step=step, passage_length=cfg.passage_length,
-                                     anchor=self.anchor, anchor_weight=cfg.anchor_weight,
-                                     anchor_kind=cfg.anchor_loss, anchor_norm=cfg.anchor_norm,
-                                     anchor_only=cfg.anchor_only)
+            if isinstance(self.cfg, TeacherConfig):
+                return teacher_step_loss(self.forward, self.data, examples, self.ce)
+            return student_step_loss(self.forward, self.data, examples, self.cfg, step, ce=self.ce, kl=self.kl,
+                                     teacher=self.teacher, table=self.table, anchor=self.anchor)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:
@@ -252,8 +248,7 @@ class Trainer:
                     f"{[e.qid for e in examples][:8]}{' ...' if len(examples) > 8 else ''}); stopped; last good "
                     f"checkpoint: {self.last_good or 'none written yet'}")
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            sum_gradients(self.params)
+            loss.backward()  # under torchrun DDP has summed the gradients across processes by its end
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
             lr = self.sched.get_last_lr()[0]
