@@ -77,8 +77,7 @@ def test_torchrun_encode_shards_by_rank(setup):
 
 def test_torchrun_distill_on_registered_dataset(setup):
     root, env, tiny, paths = setup
-    from tctcb.models import ColBERT
-    from tctcb.models._colbert import ColBERTConfig
+    from tctcb.models import ColBERT, ColBERTConfig
 
     ColBERT.from_backbone(tiny, ColBERTConfig(dim=8, doc_maxlen=32), seed=0).save_pretrained(root / "teacher")
     out = root / "student"

@@ -6,8 +6,7 @@ import math
 import pytest
 import torch
 
-from tctcb.models import ColBERT, TctColBert
-from tctcb.models._colbert import ColBERTConfig
+from tctcb.models import ColBERT, ColBERTConfig, TctColBert
 from tctcb.train import DistillConfig, TeacherConfig, Trainer, TrainingData, TrainingDataError, TrainingError
 from tctcb.train._config import build_parser, config_from_args, settings_diff
 from tctcb.train import kd_candidates

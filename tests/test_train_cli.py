@@ -110,8 +110,7 @@ def test_mine_with_checked_before_work(tmp_path, tiny_dir, capsys):
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--negatives", "dense",
                          "--mine-with", str(tmp_path / "empty"))) == 2
     assert "not a model checkpoint folder (no config.json there)" in capsys.readouterr().err
-    from tctcb.models import ColBERT
-    from tctcb.models._colbert import ColBERTConfig
+    from tctcb.models import ColBERT, ColBERTConfig
 
     teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8), seed=0)
     teacher.save_pretrained(tmp_path / "teacher")
