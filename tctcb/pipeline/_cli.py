@@ -100,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TCTCB_CACHE"] = args.cache_dir
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # timings swing 3x otherwise
 
-    from tctcb.reproduce import RegressionError, condition_paths, expand_commands, load_regression, run_condition
+    from tctcb.reproduce import (RegressionError, condition_paths, load_regression, plan_conditions, print_commands,
+                                 run_condition)
 
     try:
         reg = load_regression(args.regression, args.regressions_dir)
         reg = _retarget(reg, args)
-        conds = [reg.condition(c) for c in args.condition] if args.condition else list(reg.conditions)
+        conds = [c for _, c in plan_conditions([reg], args.condition)]
     except RegressionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -114,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note: skipping conditions that need the internet: "
               + ", ".join(c.name for c in conds if not c.offline), file=sys.stderr)
     if args.dry_run:
-        for c in offline:
-            print(f"# {c.name}")
-            for cmd in expand_commands(reg, c):
-                print(" ".join(cmd))
+        print_commands([(reg, c) for c in offline])
         return 0
     if not args.collection or args.collection in _builtin_collections():
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tctcb._command import ArgumentParser, command
 from tctcb.reproduce._docs import stale_docs, write_docs
-from tctcb.reproduce._runner import expand_commands, format_result, run_condition
+from tctcb.reproduce._runner import format_result, plan_conditions, print_commands, run_condition
 from tctcb.reproduce._schema import RegressionError, archive_dir, list_regressions, load_regression
 
 __all__ = ["main"]
@@ -60,16 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             print("error: give a regression NAME, --list, --write-docs or --check-docs", file=sys.stderr)
             return 2
         regs = [load_regression(n, d) for n in args.names]
-        plan = [(r, c) for r in regs for c in
-                ([r.condition(x) for x in args.condition] if args.condition else r.conditions)]
+        plan = plan_conditions(regs, args.condition)
     except RegressionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        for reg, cond in plan:
-            print(f"# {reg.name} / {cond.name}{'' if cond.offline else ' (needs the internet)'}")
-            for cmd in expand_commands(reg, cond):
-                print(" ".join(cmd))
+        print_commands(plan)
         return 0
     online = [(r, c) for r, c in plan if not c.offline]
     if online and not args.online:

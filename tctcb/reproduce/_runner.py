@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tctcb.reproduce._schema import Condition, Regression, fill_values
 
-__all__ = ["Result", "condition_paths", "expand_commands", "run_condition", "format_result"]
+__all__ = ["Result", "condition_paths", "expand_commands", "run_condition", "format_result", "plan_conditions",
+           "print_commands"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,19 @@ def format_result(r: Result) -> str:
     """``condition metric expected measured OK|FAIL`` (measured ``-`` when there is none)."""
     measured = "-" if r.measured is None else f"{r.measured:.4f}"
     return f"{r.condition:<28} {r.metric:<14} {r.expected:.4f} {measured:>7} {'OK' if r.ok else 'FAIL'}"
+
+
+def plan_conditions(regs: list[Regression], names: list[str] | None = None) -> list[tuple[Regression, Condition]]:
+    """(regression, condition) pairs to run: the named conditions of each regression, else all, in file order."""
+    return [(r, c) for r in regs for c in ([r.condition(x) for x in names] if names else r.conditions)]
+
+
+def print_commands(plan: list[tuple[Regression, Condition]], file=None) -> None:
+    """``--dry-run``: each condition's commands as they would run, under a ``# REGRESSION / CONDITION`` line."""
+    for reg, cond in plan:
+        print(f"# {reg.name} / {cond.name}{'' if cond.offline else ' (needs the internet)'}", file=file)
+        for cmd in expand_commands(reg, cond):
+            print(" ".join(cmd), file=file)
 
 
 class _Values(dict):
