@@ -77,7 +77,7 @@ def render_doc(reg: Regression) -> str:
         facts = [f"topics `{shown['topics']}`" if cond.topics else None, f"qrels `{shown['qrels']}`",
                  f"binary metrics count grades >= {cond.rel_level} as relevant" if cond.rel_level is not None else None,
                  None if cond.offline else "needs the internet (`--online`)",
-                 None if cond.ci else "not in CI's integration tier (slow; `TCTCB_REGRESSIONS_ALL=1` adds it)"]
+                 None if cond.ci else "slow: not in `--regressions ci` (`pytest integrations --regressions all` runs it)"]
         out += ["; ".join(f for f in facts if f) + ".", "", "```bash", *_display_commands(reg, cond), "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -13,8 +13,8 @@ Schema::
       - name: bm25                   # unique within the file
         description: ...             # optional
         offline: true                # optional (default true); false = needs the internet
-        ci: true                     # optional (default true); false = too slow for CI's integration tier
-                                     # (runs with `python -m tctcb.reproduce`, or in pytest with TCTCB_REGRESSIONS_ALL=1)
+        ci: true                     # optional (default true); false = too slow for `--regressions ci`
+                                     # (runs with `python -m tctcb.reproduce`, or `pytest integrations --regressions all`)
         vars: {...}                  # optional, added to / overriding the file's vars
         commands:                    # run in order, no shell; a leading `python` is this interpreter
           - python -m tctcb.index lucene --collection cacm
