@@ -288,22 +288,6 @@ def _run_with_anserini(args):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tctcb.data import DataError
-    from tctcb.search._hits import SearchError
-
-    errors: tuple = (UsageError, DataError, SearchError, FileNotFoundError, KeyError)
-    try:
-        from tctcb.models import ColBERTError
-
-        errors += (ColBERTError,)
-    except ImportError:
-        pass
-    try:
-        from tctcb.index import IndexingError
-
-        errors += (IndexingError,)
-    except ImportError:
-        pass
     start = time.time()
     try:
         _check_args(args)
@@ -313,10 +297,8 @@ def main(argv: list[str] | None = None) -> int:
 
         write_run(to_run(results), args.output, format=args.output_format, tag=args.run_tag)
         write_stats(info, args.output)
-    except errors as e:
-        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except KeyError as e:  # a hit's docid missing from the passages the reranker reads; other mistakes are UserErrors
+        raise UsageError(str(e.args[0]) if e.args else str(e)) from None
     if not args.quiet:
         blank = f", {info['blank_queries']} blank (no hits)" if info["blank_queries"] else ""
         print(f"{info['queries']} queries{blank} -> {args.output} ({args.output_format}, {args.hits} hits) "
