@@ -156,28 +156,12 @@ def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
     log(f"hard negatives ({cfg.negatives}): {counts}")
 
 
-def run(cfg: TrainConfig, log=None) -> dict:
-    """Train as ``cfg`` says; returns the trainer's summary (final model directory, best dev score)."""
-    import torch
+def _training_data(cfg: TrainConfig, log):
+    """(training data with its hard negatives, dev set or None). Fills caches on first use (the corpus store,
+    the Lucene index, mined negatives, the dev set's BM25 candidates): under torchrun rank 0 runs it first, as
+    two processes writing one cache entry at once break it."""
+    from tctcb.train._retrieval import DevSet
 
-    from tctcb.models import ColBERT, TctColBert
-    from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
-    from tctcb.train._retrieval import DevSet, read_scores
-    from tctcb.train._steps import precompute_teacher_scores
-    from tctcb.models import pick_device
-    from tctcb.train._trainer import planned_batch
-
-    if log is None:
-        def log(m):  # one process speaks under torchrun
-            if os.environ.get("RANK", "0") == "0":
-                print(m, file=sys.stderr)
-    _negatives_source(cfg)
-    _check(cfg)
-    if os.environ.get("RANK", "0") == "0":
-        _prepare_output(cfg, log)
-    init_from_env(pick_device(cfg.device))
-    torch.manual_seed(cfg.seed)
-    out = Path(cfg.output_dir)
     topic_set = resolve_topic_set(cfg.collection, cfg.split)
     data = TrainingData.from_registry(cfg.collection, topic_set, cfg.min_relevance, log=log, triples=cfg.triples)
     if data.triples is not None:
@@ -195,6 +179,38 @@ def run(cfg: TrainConfig, log=None) -> dict:
         dev = DevSet(cfg.collection, dev_set, data.corpus, cfg.dev_queries, cfg.dev_depth,
                      cache_dir() / "train" / f"dev-bm25-{dev_set}{_corpus_tag(cfg)}-{cfg.dev_queries}-{cfg.dev_depth}.json",
                      cfg.quiet)
+        if isinstance(cfg, TeacherConfig) or cfg.dev_mode == "rerank":
+            dev.bm25_candidates()  # (else at the first evaluation, in every process at once)
+    return data, dev
+
+
+def run(cfg: TrainConfig, log=None) -> dict:
+    """Train as ``cfg`` says; returns the trainer's summary (final model directory, best dev score)."""
+    import torch
+
+    from tctcb.models import ColBERT, TctColBert
+    from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
+    from tctcb.train._retrieval import read_scores
+    from tctcb.train._steps import precompute_teacher_scores
+    from tctcb.models import pick_device
+    from tctcb.train._trainer import planned_batch
+
+    if log is None:
+        def log(m):  # one process speaks under torchrun
+            if os.environ.get("RANK", "0") == "0":
+                print(m, file=sys.stderr)
+    _negatives_source(cfg)
+    _check(cfg)
+    if os.environ.get("RANK", "0") == "0":
+        _prepare_output(cfg, log)
+    init_from_env(pick_device(cfg.device))
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.output_dir)
+    if not is_main():
+        barrier()  # under torchrun the others wait while rank 0 fills the caches, then read them
+    data, dev = _training_data(cfg, log)
+    if is_main():
+        barrier()
     backbone = cfg.backbone or None
     teacher = table = None
     if isinstance(cfg, TeacherConfig):

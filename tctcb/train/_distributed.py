@@ -10,6 +10,7 @@ DDP's own average would divide it by the number of processes, so the wrapper sum
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Callable
 
 import torch
@@ -20,13 +21,18 @@ __all__ = ["init_from_env", "rank_and_world", "gather_with_grad", "gather_padded
            "barrier", "is_main"]
 
 
+#: how long a collective may wait: rank 0 alone fills the caches (mining negatives over a large corpus) and
+#: precomputes teacher scores while the others wait in a barrier, which NCCL's default (10 min) would end
+TIMEOUT = timedelta(hours=6)
+
+
 def init_from_env(device: torch.device) -> tuple[int, int]:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); NCCL on CUDA, gloo on CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT)
     return rank_and_world()
 
 
