@@ -11,8 +11,8 @@ import torch
 
 from tctcb._atomic import atomic_open, write_text
 
-__all__ = ["DevSet", "encode_corpus", "dense_rank", "mine_dense_negatives", "precompute_teacher_scores",
-           "read_scores", "write_scores"]
+__all__ = ["DevSet", "encode_corpus", "dense_rank", "mine_dense_negatives", "read_scores",
+           "write_scores"]
 
 
 def _progress(it, total, desc, quiet):
@@ -207,25 +207,4 @@ def read_scores(path: Path) -> dict[tuple[str, str], float]:
             raise TrainingError(f"{path}:{n}: score {row[2]!r} is not a finite number")
     if not table:
         raise TrainingError(f"{path} holds no teacher scores")
-    return table
-
-
-@torch.no_grad()
-def precompute_teacher_scores(teacher, data, batches, path: Path, quiet: bool = True) -> dict[tuple[str, str], float]:
-    """Loose coupling: before training, the teacher scores each query against its own passages (positive and
-    hard negatives) of every batch the run will see; written as TSV ``qid docid score``."""
-    from tctcb.models import maxsim_all
-
-    teacher.eval()
-    table: dict[tuple[str, str], float] = {}
-    for examples in _progress(batches, len(batches), "teacher scores", quiet):
-        for e in examples:
-            todo = [d for d in e.docids if (e.qid, d) not in table]
-            if not todo:
-                continue
-            qv, qm = teacher.encode_query([data.topics[e.qid]])
-            dv, dm = teacher.encode_passage([data.corpus[d] for d in todo])
-            for d, s in zip(todo, maxsim_all(qv, qm, dv, dm)[0].float().tolist()):
-                table[(e.qid, d)] = s
-    write_scores(((q, d, s) for (q, d), s in table.items()), path)
     return table
