@@ -1,6 +1,6 @@
-"""Our hybrid ranking equals Pyserini's ``HybridSearcher`` on NFCorpus test (BM25 + zero-shot MiniLM).
-
-Slow (encodes NFCorpus once, ~1-2 min on 2 CPU cores; reused through ``TCTCB_CACHE``).
+"""Our hybrid ranking equals Pyserini's ``HybridSearcher`` on CACM (BM25 + zero-shot MiniLM; 3,204 short abstracts,
+64 queries: the collection is small so that the test command stays fast; bin/bench_search.py runs the same
+comparison on NFCorpus test).
 
 Two levels:
 1. the same first-stage lists (Pyserini's ``FaissSearcher`` and ``LuceneSearcher``) fused by
@@ -21,8 +21,8 @@ ALPHAS = (0.05, 0.1, 0.5, 1.0)
 
 
 @pytest.fixture(scope="module")
-def nfcorpus_setup(data_dir, cache_dir):
-    return build_setup("nfcorpus-test", "nfcorpus")
+def setup(data_dir, cache_dir):
+    return build_setup("cacm", "cacm")
 
 
 def same_ranking(got, want, where, tol=1e-5):
@@ -31,8 +31,8 @@ def same_ranking(got, want, where, tol=1e-5):
 
 
 @pytest.fixture(scope="module")
-def first_stage(nfcorpus_setup):
-    s = nfcorpus_setup
+def first_stage(setup):
+    s = setup
     qids = list(s.topics)
     queries = [s.topics[q] for q in qids]
     dense = s.py_dense.batch_search(queries, qids, k=100, threads=1)
@@ -42,7 +42,7 @@ def first_stage(nfcorpus_setup):
 
 @pytest.mark.parametrize("normalization", [False, True])
 @pytest.mark.parametrize("weight_on_dense", [False, True])
-def test_fusion_equals_pyserini_on_same_lists(nfcorpus_setup, first_stage, normalization, weight_on_dense):
+def test_fusion_equals_pyserini_on_same_lists(setup, first_stage, normalization, weight_on_dense):
     from pyserini.search.hybrid import HybridSearcher as PyHybrid
 
     from tctcb.search import HybridSearcher
@@ -51,9 +51,7 @@ def test_fusion_equals_pyserini_on_same_lists(nfcorpus_setup, first_stage, norma
     qids, dense, sparse = first_stage
     ours = HybridSearcher(None, None)
     alphas = (0.5, 1.0, 2.0) if weight_on_dense else ALPHAS
-    one_hit = {q for q in qids if len(sparse[q]) == 1}
-    assert len(one_hit) == 13  # the queries that break Pyserini's normalisation (issue 5)
-    assert sum(1 for q in qids if len(sparse[q]) == 0) == 15
+    one_hit = {q for q in qids if len(sparse[q]) == 1}  # with normalisation these make Pyserini divide by zero
     compared = 0
     for alpha in alphas:
         for q in qids:
@@ -71,8 +69,8 @@ def test_fusion_equals_pyserini_on_same_lists(nfcorpus_setup, first_stage, norma
 
 
 @pytest.mark.parametrize("alpha", [0.1, 0.5])
-def test_whole_pipeline_equals_pyserini(nfcorpus_setup, alpha):
-    s = nfcorpus_setup
+def test_whole_pipeline_equals_pyserini(setup, alpha):
+    s = setup
     qids = list(s.topics)
     queries = [s.topics[q] for q in qids]
     want = s.py_hybrid.batch_search(queries, qids, k0=100, k=100, threads=1, alpha=alpha)
@@ -82,8 +80,8 @@ def test_whole_pipeline_equals_pyserini(nfcorpus_setup, alpha):
         same_ranking(got[q], want[q], where=f"{q} alpha={alpha}", tol=2e-5)
 
 
-def test_dense_equals_faiss_searcher(nfcorpus_setup):
-    s = nfcorpus_setup
+def test_dense_equals_faiss_searcher(setup):
+    s = setup
     qids = list(s.topics)[:100]
     queries = [s.topics[q] for q in qids]
     want = s.py_dense.batch_search(queries, qids, k=100, threads=1)

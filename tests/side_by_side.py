@@ -1,6 +1,7 @@
-"""Side-by-side setup of our searchers and Pyserini's on NFCorpus, for the equality tests and the benchmark.
+"""Side-by-side setup of our searchers and Pyserini's on a collection (NFCorpus by default), for the equality
+tests and the benchmark.
 
-BM25: the Lucene index of ``tctcb.index.build_lucene_index("nfcorpus")`` (k1 0.9, b 0.4), searched
+BM25: the Lucene index of ``tctcb.index.build_lucene_index(collection)`` (k1 0.9, b 0.4), searched
 by Pyserini's ``LuceneSearcher`` on Pyserini's side and by our ``Bm25Searcher`` on ours.  Dense: zero-shot all-MiniLM-L6-v2 in sentence-transformers
 format (the offline backbone), flat inner-product index built in the cache once; Pyserini's side
 queries it with ``FaissSearcher`` + ``AutoQueryEncoder(pooling="mean", l2_norm=True)`` (what
@@ -12,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Setup", "nfcorpus_dense_index", "build_setup", "ranking_problems"]
+__all__ = ["Setup", "minilm_dense_index", "build_setup", "ranking_problems"]
 
 
-def nfcorpus_dense_index(collection: str = "nfcorpus", progress: bool = False) -> Path:
+def minilm_dense_index(collection: str = "nfcorpus", progress: bool = False) -> Path:
     """Flat index of ``collection`` with the offline MiniLM (sentence-transformers pooling), in the cache."""
     from tctcb.data import cache_dir
     from tctcb.encode import encode_corpus
@@ -54,7 +55,7 @@ def build_setup(topics: str = "nfcorpus-test", collection: str = "nfcorpus", bat
     from tctcb.search import Bm25Searcher, DenseSearcher, HybridSearcher
 
     encoder_dir = Path(default_backbone_dir())
-    dense_index = nfcorpus_dense_index(collection)
+    dense_index = minilm_dense_index(collection)
     sparse_index = build_lucene_index(collection)
     java.start()
     from pyserini.encode import AutoQueryEncoder
