@@ -58,6 +58,9 @@ def main() -> None:
     args = p.parse_args(argv[:split])
     command, *rest = argv[split + 1:]
     inject(args.at, args.call, args.after, getattr(signal, f"SIG{args.signal}"), args.delay)
+    # a shell starts background jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+    # Ctrl-C must behave as it does at a terminal however the test run was started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = [command, *rest]
     runpy.run_module(command, run_name="__main__", alter_sys=True)
 
