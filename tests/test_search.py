@@ -246,6 +246,9 @@ def test_one_protocol_for_every_searcher(tmp_path):
     assert got_fast == got_slow
     assert got_fast == fast.batch_search(qs, qids, k0=12, k=6, alpha=0.3, normalization=True)
     assert got_fast != fast.batch_search(qs, qids, k=6, alpha=0.9)
+    nested = HybridSearcher(fast, FakeSparse(docs), k0=6, alpha=0.0)  # a hybrid on one side of another
+    hits = nested.search("w1 w2", k=6)
+    assert len(hits) == 6 and hits[0].docid == got_fast["a"][0].docid
 
 
 def test_ranking_problems_accepts_only_ties():

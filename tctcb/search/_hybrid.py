@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from tctcb.search._fusion import fuse_rrf, fuse_weighted
-from tctcb.search._hits import RankedLists, Searcher, SearchHit, as_searcher, is_blank
+from tctcb.search._hits import RankedLists, Searcher, SearchHit, as_searcher, hits_to_arrays, is_blank
 
 __all__ = ["HybridSearcher", "RankedLists", "check_unique_ids"]
 
@@ -122,3 +122,7 @@ class HybridSearcher(Searcher):
         dense, sparse = self.first_stage(queries, q_ids, pick(k0, self.k0), threads)
         return self.fuse(dense, sparse, k, pick(alpha, self.alpha), pick(normalization, self.normalization),
                          pick(weight_on_dense, self.weight_on_dense))
+
+    def ranked_lists(self, queries: Sequence[str], q_ids: Sequence[str], k: int = 10, threads: int = 1) -> RankedLists:
+        """The protocol's arrays (so a hybrid searcher can itself stand on one side of another)."""
+        return {qid: hits_to_arrays(hits) for qid, hits in self.batch_search(queries, q_ids, k=k, threads=threads).items()}
