@@ -21,7 +21,7 @@ import numpy as np
 
 from tctcb.index._lucene import IndexingError
 
-__all__ = ["LuceneBm25", "adjust_ties", "adjust_ties_reference", "bm25_run"]
+__all__ = ["LuceneBm25", "adjust_ties", "adjust_ties_reference", "bm25_run", "is_blank"]
 
 _F = np.float32
 
@@ -82,8 +82,9 @@ def adjust_ties(scores: Sequence[float], max_rounds: int = 4) -> np.ndarray:
     return adjust_ties_reference(scores)
 
 
-def _blank(query) -> bool:
-    return not isinstance(query, str) or not query.strip()
+def is_blank(query) -> bool:
+    """An empty or whitespace-only text query (searched as no hits, by every searcher of tctcb)."""
+    return isinstance(query, str) and not query.strip()
 
 
 class LuceneBm25:
@@ -134,7 +135,7 @@ class LuceneBm25:
 
     def search_rows(self, query: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(Lucene internal ids, scores) of one query; ``docids[rows]`` are the collection docids."""
-        if _blank(query):
+        if is_blank(query):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         q = self._generator.buildQuery("contents", self.analyzer, query)
         hits = self._searcher.search(q, int(k), self._sort, True).scoreDocs

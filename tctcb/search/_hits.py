@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from tctcb._command import UserError
+from tctcb.index import is_blank  # one rule for every searcher, BM25's included
 
 __all__ = ["SearchHit", "SearchError", "Searcher", "PyseriniSearcher", "as_searcher", "hits_to_arrays", "is_blank",
            "RankedLists"]
@@ -34,9 +35,6 @@ def hits_to_arrays(hits) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ids, dtype=str), np.asarray(scores, dtype=np.float64)
 
 
-def is_blank(query) -> bool:
-    """An empty or whitespace-only text query (searched as no hits)."""
-    return isinstance(query, str) and not query.strip()
 
 
 # each query's hit list as arrays: {qid: (docids, scores)}, best first
