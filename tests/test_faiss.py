@@ -98,3 +98,29 @@ def test_refusals(emb_dir, tmp_path, capsys):
     with pytest.raises(FaissIndexError, match="needs at least 512"):
         build_faiss_index(emb_dir, tmp_path / "pq", "pq", pq_m=8, pq_nbits=9, progress=False)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+
+
+@pytest.mark.parametrize("metric_ip", [True, False])
+def test_exact_topk_equals_faiss_flat_and_bf16_is_close(metric_ip):
+    """ExactTopK (torch) against FAISS's flat indexes on the same vectors: fp32 gives the same rows and scores
+    (several shards, fewer vectors than k for the padding); bf16 keeps most of the true top-k."""
+    from tctcb.index import ExactTopK
+
+    rng = np.random.default_rng(0)
+    docs = rng.standard_normal((300, 16)).astype(np.float32)
+    qs = rng.standard_normal((7, 16)).astype(np.float32)
+    flat = faiss.IndexFlatIP(16) if metric_ip else faiss.IndexFlatL2(16)
+    flat.add(docs)
+    want_d, want_i = flat.search(qs, 20)
+    got_d, got_i = ExactTopK(docs, metric_ip=metric_ip, shard_rows=128).search(qs, 20, query_chunk=3)
+    assert (got_i == want_i).all()
+    np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-4)
+    d, i = ExactTopK(docs[:5], metric_ip=metric_ip).search(qs, 8)
+    assert (i[:, 5:] == -1).all() and sorted(i[0, :5]) == [0, 1, 2, 3, 4]
+    bf_d, bf_i = ExactTopK(docs, metric_ip=metric_ip, dtype="bf16").search(qs, 20)
+    overlap = np.mean([len(set(a) & set(b)) / 20 for a, b in zip(bf_i, want_i)])
+    assert overlap > 0.8 and bf_d.dtype == np.float32
+    np.testing.assert_allclose(bf_d, want_d, rtol=0.05, atol=0.3)
+    assert not np.array_equal(bf_d, got_d)  # really computed in bf16
+    with pytest.raises(ValueError, match="dtype"):
+        ExactTopK(docs, dtype="fp16")
