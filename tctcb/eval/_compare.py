@@ -20,7 +20,7 @@ import numpy as np
 
 from tctcb.eval._metrics import DEFAULT_METRICS, check_run_matches, prepare
 
-__all__ = ["Comparison", "per_query", "randomization_test", "compare_runs"]
+__all__ = ["Comparison", "per_query", "randomization_test", "compare_runs", "compare_values"]
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
@@ -98,12 +98,21 @@ def compare_runs(run_a: Run, run_b: Run, qrels: Qrels, metrics: Iterable[str] = 
     check_run_matches(run_b, qrels, "run B")
     pa = per_query(run_a, qrels, names, rel_level)
     pb = per_query(run_b, qrels, names, rel_level)
-    out = []
-    for name in names:
-        qids = sorted(pa[name])
-        va = np.array([pa[name][q] for q in qids])
-        vb = np.array([pb[name][q] for q in qids])
-        out.append(Comparison(metric=name, queries=len(qids), mean_a=float(va.mean()), mean_b=float(vb.mean()),
-                              wins=int((va > vb).sum()), losses=int((va < vb).sum()), ties=int((va == vb).sum()),
-                              p_value=randomization_test(va, vb, trials=trials, seed=seed), trials=trials))
-    return out
+    return [compare_values(name, pa[name], pb[name], trials=trials, seed=seed) for name in names]
+
+
+def compare_values(metric: str, a: Mapping[str, float], b: Mapping[str, float], trials: int = 10_000,
+                   seed: int = 0) -> Comparison:
+    """One :class:`Comparison` from per-query values ``{query id: value}`` of A and B on the same queries.
+
+    Queries are taken in sorted id order (the randomisation test's sign assignments follow that order), so
+    :func:`compare_runs` and :func:`tctcb.eval.experiment` give the same p-value for the same values.
+    """
+    if set(a) != set(b):
+        raise ValueError(f"{metric}: A and B are measured on different queries")
+    qids = sorted(a)
+    va = np.array([a[q] for q in qids], dtype=np.float64)
+    vb = np.array([b[q] for q in qids], dtype=np.float64)
+    return Comparison(metric=metric, queries=len(qids), mean_a=float(va.mean()), mean_b=float(vb.mean()),
+                      wins=int((va > vb).sum()), losses=int((va < vb).sum()), ties=int((va == vb).sum()),
+                      p_value=randomization_test(va, vb, trials=trials, seed=seed), trials=trials)
