@@ -32,7 +32,7 @@ def _cells(frame, floatfmt: str, formats: Mapping[str, Format] | None, missing: 
     if unknown:
         raise ValueError(f"formats for columns the frame lacks: {unknown} (columns: {list(map(str, frame.columns))})")
     head = [str(c) for c in frame.columns]
-    right = [is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c]) for c in frame.columns]
+    right = [is_numeric_dtype(t) and not is_bool_dtype(t) for t in frame.dtypes]  # by position: names may repeat
     body = []
     for i, values in enumerate(frame.itertuples(index=False, name=None)):
         row = []

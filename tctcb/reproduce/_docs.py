@@ -20,6 +20,7 @@ import shlex
 from pathlib import Path
 
 from tctcb._atomic import write_text
+from tctcb.eval import to_markdown
 from tctcb.reproduce._schema import (ARCHIVE, Condition, Regression, fill_values, list_regressions,
                                     load_regression, regressions_dir)
 
@@ -53,6 +54,15 @@ def _display_commands(reg: Regression, cond: Condition) -> list[str]:
     return lines
 
 
+def _expected_table(reg: Regression) -> str:
+    import pandas as pd
+
+    rows = [(c.name, e.metric, e.expected, e.tolerance) for c in reg.conditions for e in c.scores]
+    frame = pd.DataFrame(rows, columns=["condition", "metric", "expected", "tolerance"])
+    frame = frame.astype({"expected": float, "tolerance": float})
+    return to_markdown(frame, formats={"tolerance": "g"})
+
+
 def render_doc(reg: Regression) -> str:
     out = [f"# {reg.name}: {reg.title}", "",
            f"<!-- Generated from resources/regressions/{reg.name}.yaml by "
@@ -63,12 +73,7 @@ def render_doc(reg: Regression) -> str:
         out += [f"Source of the expected scores: {reg.source}", ""]
     out += [f"Run all conditions and compare with the expected scores: `python -m tctcb.reproduce {reg.name}`",
             "(prints `condition metric expected measured OK|FAIL`; a score off by more than its tolerance in "
-            "either direction fails).", "", "## Expected scores", "",
-            "| condition | metric | expected | tolerance |", "|---|---|---:|---:|"]
-    for cond in reg.conditions:
-        for e in cond.scores:
-            out.append(f"| {cond.name} | {e.metric} | {e.expected:.4f} | {e.tolerance:g} |")
-    out.append("")
+            "either direction fails).", "", "## Expected scores", "", _expected_table(reg)]
     for cond in reg.conditions:
         out += [f"## {cond.name}", ""]
         if cond.description:
@@ -149,11 +154,16 @@ def _render_table(spec: str, directory) -> str:
     unknown = [m for m in metrics if m not in have]
     if unknown:
         raise RegressionError(f"tctcb-table {spec!r}: no listed condition has {unknown} (they have {have})")
-    rows = [f"| condition | {' | '.join(metrics)} |", "|---|" + "---:|" * len(metrics)]
-    for label, c in conds:
-        got = {e.metric: e.expected for e in c.scores}
-        rows.append(f"| {label} | " + " | ".join(f"{got[m]:.4f}" if m in got else "–" for m in metrics) + " |")
-    return "\n".join(rows) + "\n"
+    return to_markdown(_scores_frame(conds, metrics))
+
+
+def _scores_frame(conds: list[tuple[str, Condition]], metrics: list[str]):
+    """Expected scores as a results frame: a ``condition`` column (the label) and one float column per metric,
+    NaN where a condition has no expected score for it; the shape of :func:`tctcb.eval.experiment`'s frame."""
+    import pandas as pd
+
+    return pd.DataFrame([[label, *({e.metric: e.expected for e in c.scores}.get(m, float("nan")) for m in metrics)]
+                         for label, c in conds], columns=["condition", *metrics]).astype({m: float for m in metrics})
 
 
 def fill_tables(text: str, directory=None) -> str:
