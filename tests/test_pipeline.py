@@ -84,3 +84,48 @@ def test_cli_runs_conditions_and_reports(fake_regressions, tmp_path, cache_dir, 
 def test_cli_unknown_regression(fake_regressions, capsys):
     assert main(["--regression", "nope", "--regressions-dir", str(fake_regressions)]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_report_tests_each_system_against_the_baseline(tmp_path, cache_dir, data_dir, capsys):
+    """results.md's significance section is tctcb.eval.experiment's frame: the same wins/losses and p-value as
+    compare_runs (and so --compare) on the copied run files; --baseline picks the condition."""
+    from tctcb.eval import compare_runs, load_qrels, read_run
+
+    d = tmp_path / "regressions"
+    d.mkdir()
+    (tmp_path / "make_run.py").write_text(MAKE_RUN)
+    # better: q1 d1, d3 at the top; q2 d2 first (AP 1.0 on both, where MAKE_RUN's AP is 0.8333 and 0.5).
+    (tmp_path / "better.py").write_text(MAKE_RUN.replace('"q1 Q0 d1 1 3.0 t\\nq1 Q0 d2 2 2.0 t\\nq1 Q0 d3 3 1.0 t\\n',
+                                                         '"q1 Q0 d1 1 3.0 t\\nq1 Q0 d3 2 2.0 t\\nq1 Q0 d2 3 1.0 t\\n')
+                                        .replace('q2 Q0 d1 1 2.0 t\\nq2 Q0 d2 2 1.0 t', 'q2 Q0 d2 1 2.0 t\\nq2 Q0 d1 2 1.0 t'))
+    (tmp_path / "qrels.txt").write_text(QRELS)
+    (d / "pair.yaml").write_text(textwrap.dedent(f"""
+        name: pair
+        title: Two systems
+        vars: {{qrels_file: "{tmp_path / 'qrels.txt'}"}}
+        conditions:
+          - name: base
+            commands: ["python {tmp_path / 'make_run.py'} {{run}}"]
+            qrels: "{{qrels_file}}"
+            scores: {{AP: 0.6667, RR@10: 0.75}}
+          - name: better
+            commands: ["python {tmp_path / 'better.py'} {{run}}"]
+            qrels: "{{qrels_file}}"
+            scores: {{AP: 1.0, RR@10: 1.0}}
+    """))
+    out = tmp_path / "out"
+    assert main(["--regression", "pair", "--regressions-dir", str(d), "--output", str(out)]) == 0
+    md = (out / "results.md").read_text()
+    want = {c.metric: c for c in compare_runs(read_run(out / "better.trec"), read_run(out / "base.trec"),
+                                              load_qrels(str(tmp_path / "qrels.txt")), ["AP", "RR@10"])}
+    assert (want["AP"].wins, want["AP"].losses, want["RR@10"].wins) == (2, 0, 1)
+    assert "## Against base\n\n2 queries;" in md
+    assert "| name | AP | AP + | AP - | AP p-value | RR@10 | RR@10 + | RR@10 - | RR@10 p-value |" in md
+    assert (f"| better | 1.0000 | 2 | 0 | {want['AP'].p_value:.4f} | 1.0000 | 1 | 0 | {want['RR@10'].p_value:.4f} |"
+            in md)
+    assert "| base | 0.6667 | - | - | - | 0.7500 | - | - | - |" in md
+    assert "against base (2 queries" in capsys.readouterr().out
+    assert main(["--regression", "pair", "--regressions-dir", str(d), "--output", str(out), "--baseline", "better"]) == 0
+    assert "## Against better" in (out / "results.md").read_text()
+    assert main(["--regression", "pair", "--regressions-dir", str(d), "--output", str(out), "--baseline", "nope"]) == 2
+    assert "--baseline nope: not a condition of this run (base, better)" in capsys.readouterr().err

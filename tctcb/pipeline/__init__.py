@@ -3,6 +3,6 @@ report it as a table (system x metric), TREC run files and an effectiveness-vs-l
 
 It sits on top, beside :mod:`tctcb.reproduce` (whose YAML it runs); nothing imports it.
 """
-from tctcb.pipeline._report import SystemRow, format_table, plot_effectiveness, write_markdown
+from tctcb.pipeline._report import SystemRow, format_table, plot_effectiveness, results_frame, write_markdown
 
-__all__ = ["SystemRow", "format_table", "plot_effectiveness", "write_markdown"]
+__all__ = ["SystemRow", "format_table", "plot_effectiveness", "results_frame", "write_markdown"]

@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from tctcb._command import ArgumentParser, command, number
-from tctcb.pipeline._report import SystemRow, format_table, plot_effectiveness, write_json, write_markdown
+from tctcb._command import ArgumentParser, UserError, command, number
+from tctcb.pipeline._report import (SystemRow, format_significance, format_table, plot_effectiveness, write_json,
+                                    write_markdown)
 
 __all__ = ["main", "DEFAULT_REGRESSION"]
 
@@ -35,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="data directory (default: $TCTCB_DATA)")
     p.add_argument("--cache-dir", help="cache for derived files: indexes, checkpoints (default: $TCTCB_CACHE)")
     p.add_argument("--metric", default="nDCG@10", help="metric on the plot's y axis (default nDCG@10)")
+    p.add_argument("--baseline", metavar="CONDITION", default=None,
+                   help="condition every other is tested against in results.md (paired randomisation test, as "
+                        "'python -m tctcb.eval --compare'; default: the first condition run)")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     return p
 
@@ -91,6 +95,36 @@ def _retarget(reg, args):
     return replace(reg, name=f"{reg.name}.{tag}", title=f"{reg.title} -- on {tag}", conditions=tuple(conds))
 
 
+def _against_baseline(reg, done, baseline: str | None):
+    """:func:`tctcb.eval.experiment` over the finished conditions' run files with ``baseline`` (default: the first),
+    or None with a note when there is nothing to compare (fewer than two run files, or conditions judged with
+    different qrels or relevance levels)."""
+    from tctcb.eval import experiment
+    from tctcb.reproduce import condition_qrels
+
+    have = [(c, r) for c, r in done if r.run_file and not r.error]
+    if len(have) < 2:
+        return None
+    baseline = baseline or have[0][1].name
+    if baseline not in [r.name for _, r in have]:
+        print(f"note: no significance tests in the report: the baseline {baseline} has no scored run file",
+              file=sys.stderr)
+        return None
+    judged = {(condition_qrels(reg, c), c.rel_level) for c, _ in have}
+    if len(judged) > 1:
+        print("note: no significance tests in the report: the conditions are judged with different qrels or "
+              "relevance levels", file=sys.stderr)
+        return None
+    (qrels, rel_level), = judged
+    metrics = list(dict.fromkeys(e.metric for c, _ in have for e in c.scores))
+    runs = {r.name: r.run_file for _, r in have}
+    try:
+        return experiment(runs, qrels, metrics, baseline=baseline, rel_level=rel_level)
+    except (UserError, ValueError, OSError) as e:  # the report is written all the same
+        print(f"note: no significance tests in the report: {e}", file=sys.stderr)
+        return None
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -107,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         reg = load_regression(args.regression, args.regressions_dir)
         reg = _retarget(reg, args)
         conds = [c for _, c in plan_conditions([reg], args.condition)]
+        if args.baseline is not None and args.baseline not in [c.name for c in conds]:
+            raise RegressionError(f"--baseline {args.baseline}: not a condition of this run "
+                                  f"({', '.join(c.name for c in conds)})")
     except RegressionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -159,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     title = f"{reg.title} ({time.perf_counter() - t_all:.0f} s in all)"
     print(f"\n# {title}")
     print(format_table(rows))
-    md = write_markdown(rows, out / "results.md", title)
+    significance = _against_baseline(reg, list(zip(offline, rows)), args.baseline)
+    if significance is not None:
+        print(f"\n# against {significance.attrs['baseline']} ({significance.attrs['queries']} queries; "
+              f"paired randomisation test, p-value)")
+        print(format_significance(significance))
+    md = write_markdown(rows, out / "results.md", title, significance)
     write_json(rows, out / "results.json")
     png = plot_effectiveness(rows, out / "effectiveness-vs-latency.png", args.metric, reg.title)
     print(f"\nrun files, {md.name}, results.json" + (f" and {png.name}" if png else "") + f" in {out}")

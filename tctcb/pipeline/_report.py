@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tctcb._atomic import atomic_open, write_text
+from tctcb.eval import to_markdown, to_text
 
-__all__ = ["SystemRow", "format_table", "write_markdown", "write_json", "plot_effectiveness"]
+__all__ = ["SystemRow", "format_significance", "format_table", "results_frame", "write_markdown", "write_json",
+           "plot_effectiveness"]
 
 
 @dataclass
@@ -37,39 +39,54 @@ def _metrics(rows: list[SystemRow]) -> list[str]:
     return seen
 
 
-def _cell(r: SystemRow, m: str) -> str:
-    if m not in r.expected and m not in r.scores:
-        return ""
-    v = r.scores.get(m)
-    if v is None:
-        return "-"
-    return f"{v:.4f}{'*' if m in r.failed else ''}"
+def results_frame(rows: list[SystemRow]):
+    """The report as a ``pandas.DataFrame``: ``system``, one float column per metric (NaN where not measured),
+    ``ms/query``, ``wall s`` and ``check`` (OK/FAIL)."""
+    import pandas as pd
 
-
-def _rows_as_cells(rows: list[SystemRow]) -> tuple[list[str], list[list[str]]]:
     metrics = _metrics(rows)
-    head = ["system", *metrics, "ms/query", "wall s", "check"]
-    body = []
-    for r in rows:
-        lat = "-" if r.latency_ms is None else f"{r.latency_ms:.1f}"
-        body.append([r.name, *(_cell(r, m) for m in metrics), lat, f"{r.wall_s:.0f}", "OK" if r.ok else "FAIL"])
-    return head, body
+    nan = float("nan")
+    data = [[r.name, *(nan if r.scores.get(m) is None else float(r.scores[m]) for m in metrics),
+             nan if r.latency_ms is None else float(r.latency_ms), float(r.wall_s), "OK" if r.ok else "FAIL"]
+            for r in rows]
+    frame = pd.DataFrame(data, columns=["system", *metrics, "ms/query", "wall s", "check"])
+    return frame.astype({c: float for c in [*metrics, "ms/query", "wall s"]})
+
+
+def _render(rows: list[SystemRow], render) -> str:
+    # "*" marks a score off its expected value (or missing); "-" a score not measured.
+    marks = {(i, m): "*" for i, r in enumerate(rows) for m in r.failed if r.scores.get(m) is not None}
+    return render(results_frame(rows), formats={"ms/query": ".1f", "wall s": ".0f"}, missing="-", marks=marks)
 
 
 def format_table(rows: list[SystemRow]) -> str:
     """A plain-text table (system x metric); ``*`` marks a score off its expected value."""
-    head, body = _rows_as_cells(rows)
-    widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
+    return _render(rows, to_text)
 
 
-def write_markdown(rows: list[SystemRow], path: Path, title: str = "") -> Path:
-    head, body = _rows_as_cells(rows)
-    lines = [f"# {title}", ""] if title else []
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(b) + " |" for b in body]
-    write_text(path, "\n".join(lines) + "\n")
+def _by_metric(frame):
+    """:func:`tctcb.eval.experiment`'s columns regrouped per metric: ``name``, then ``m``, ``m +``, ``m -``,
+    ``m p-value`` for each metric."""
+    metrics = [c for c in frame.columns if c != "name" and not c.endswith((" +", " -", " p-value"))]
+    return frame[["name", *(c for m in metrics for c in (m, f"{m} +", f"{m} -", f"{m} p-value"))]]
+
+
+def format_significance(frame) -> str:
+    """:func:`tctcb.eval.experiment`'s frame with a baseline as plain text, grouped per metric."""
+    return to_text(_by_metric(frame))
+
+
+def write_markdown(rows: list[SystemRow], path: Path, title: str = "", significance=None) -> Path:
+    """``results.md``: the table and, given :func:`tctcb.eval.experiment`'s frame with a baseline, a section with
+    each system's wins/losses and the paired randomisation test's p-value against it."""
+    text = (f"# {title}\n\n" if title else "") + _render(rows, to_markdown)
+    if significance is not None:
+        a = significance.attrs
+        text += (f"\n## Against {a['baseline']}\n\n{a['queries']} queries; `<metric> +` / `<metric> -`: queries "
+                 f"where the system scores higher / lower than {a['baseline']}; p-value: {a['test']} test, "
+                 f"{a['trials']} trials, seed {a['seed']} (as `python -m tctcb.eval --compare`).\n\n"
+                 + to_markdown(_by_metric(significance), missing="-"))
+    write_text(path, text)
     return path
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tctcb.reproduce._schema import Condition, Regression, fill_values
 
-__all__ = ["Result", "condition_paths", "expand_commands", "run_condition", "format_result", "plan_conditions",
-           "print_commands"]
+__all__ = ["Result", "condition_paths", "condition_qrels", "expand_commands", "run_condition", "format_result",
+           "plan_conditions", "print_commands"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ def condition_paths(reg: Regression, cond: Condition, cache: str | os.PathLike |
         cache = cache_dir()
     base = Path(cache) / "reproduce" / reg.name
     return {"cache": Path(cache), "run": base / f"{cond.name}.run", "workdir": base / cond.name}
+
+
+def condition_qrels(reg: Regression, cond: Condition, cache: str | os.PathLike | None = None) -> str:
+    """The qrels (a name or a file) the condition's run is evaluated with, its placeholders filled in."""
+    return _values(reg, cond, cache)["qrels"]
 
 
 def _values(reg: Regression, cond: Condition, cache) -> _Values:
@@ -134,7 +139,7 @@ def run_condition(reg: Regression, cond: Condition, cache: str | os.PathLike | N
     except RunFormatError as e:
         return _all(reg, cond, {}, f"unparsable run: {e}")
     try:
-        qrels = load_qrels(_values(reg, cond, cache)["qrels"])
+        qrels = load_qrels(condition_qrels(reg, cond, cache))
         measured = evaluate(run, qrels, [e.metric for e in cond.scores], rel_level=cond.rel_level)
     except Exception as e:  # any evaluation failure is a FAIL with its reason, never a silent 0
         return _all(reg, cond, {}, f"evaluation failed: {type(e).__name__}: {e}")
