@@ -157,3 +157,32 @@ def test_to_markdown_and_text():
     assert math.isclose(df.loc[0, "AP"], (5 / 6 + 1 / 2) / 3)
     with pytest.raises(ValueError, match="lacks"):
         to_markdown(df, formats={"nope": ".1f"})
+
+
+def test_cli_several_runs_print_experiments_table(tmp_path, capsys):
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("".join(f"{q} 0 {d} {g}\n" for q, j in QRELS.items() for d, g in j.items()))
+    paths = [str(write_run(RUNS[n], tmp_path / f"{n}.trec")) for n in ("good", "worse", "best")]
+    runs = [x for p in paths for x in ("--run", p)]
+    assert eval_main(["--qrels", str(qrels), *runs, "-m", "RR@10", "-m", "AP", "--format", "csv"]) == 0
+    got = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    pd.testing.assert_frame_equal(got, experiment(dict(zip(("good", "worse", "best"), paths)), QRELS, ["RR@10", "AP"]))
+    # --baseline by file or by name; the table is experiment's, the header says the test.
+    assert eval_main(["--qrels", str(qrels), *runs, "-m", "RR@10", "--baseline", paths[1], "--trials", "200"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "# 3 queries; against worse: paired randomisation test, 200 trials, seed 0"
+    assert out[1].split() == ["name", "RR@10", "RR@10", "+", "RR@10", "-", "RR@10", "p-value"]
+    want = compare_runs(RUNS["good"], RUNS["worse"], QRELS, ["RR@10"], trials=200)[0]
+    assert out[3].split() == ["good", "0.5000", str(want.wins), str(want.losses), f"{want.p_value:.4f}"]
+    assert out[4].split() == ["worse", "0.3333", "-", "-", "-"]
+    assert eval_main(["--qrels", str(qrels), *runs, "-m", "RR@10", "--baseline", "worse", "--format", "markdown"]) == 0
+    assert "| worse | 0.3333 | – | – | – |" in capsys.readouterr().out
+    # Mistakes: one error line, exit 2.
+    for argv, msg in (([*runs, "--baseline", "nope"], "--baseline nope: not one of the --run files or their names "
+                                                       "(good, worse, best)"),
+                      ([*runs, "--compare", paths[0]], "with several, use --baseline"),
+                      (["--run", paths[0], "--baseline", "good"], "apply to several --run files"),
+                      ([*runs, "--run", str(qrels)], "qrels.txt:1: not a run line")):
+        assert eval_main(["--qrels", str(qrels), *argv]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1 and "Traceback" not in err, err
