@@ -1,4 +1,4 @@
-"""Run files (TREC, MS MARCO) and metrics in process with ir_measures."""
+"""Run files (TREC, MS MARCO), metrics in process with ir_measures, paired tests, and many runs as one DataFrame."""
 from tctcb.eval._compare import Comparison, compare_runs, compare_values, per_query, randomization_test
 from tctcb.eval._experiment import ExperimentError, experiment
 from tctcb.eval._metrics import DEFAULT_METRICS, check_run_matches, evaluate, parse_metric
