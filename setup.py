@@ -29,5 +29,10 @@ setup(
         "pyyaml",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # ONNX export and the ONNX encoding backend (python -m tctcb.export --format onnx; --backend onnx)
+        "onnx": ["onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2"],
+        # the test command installs everything the tests exercise
+        "test": ["pytest", "onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2"],
+    },
 )

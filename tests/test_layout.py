@@ -31,6 +31,7 @@ ALLOWED = {
     "search": {"encode", "index", "models", "data", "eval"},
     "train": {"models", "data", "encode", "index", "eval"},
     "fuse": {"search", "eval", "data"},
+    "export": {"encode", "models"},
     "pipeline": {"reproduce", "data", "eval", "search", "index", "encode", "train", "models"},
     "reproduce": {"data", "eval"},
 }

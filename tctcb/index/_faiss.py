@@ -159,6 +159,7 @@ def build_faiss_index(
                   "pq": {"M": pq_m, "nbits": pq_nbits}, "sq8": {}}[kind]
         meta = {
             "encoder": info["encoder"], "pooling": info["pooling"], "dtype": info["dtype"],
+            "backend": info.get("backend", "torch"),  # (an ONNX export as encoder: "onnx")
             "dimension": d, "metric": "inner_product" if metric == "ip" else "l2", "type": kind, "params": params,
             "corpus": info["corpus"], "count": count, "empty": info.get("empty", 0), "truncated": info.get("truncated", 0),
             "max_length": info.get("max_length"), "version": __version__, "created_by": f"tctcb {__version__}",

@@ -15,6 +15,7 @@ _WHERE = {
     "maxsim": "._colbert",
     "maxsim_all": "._colbert",
     "load_backbone": "._backbone",
+    "load_tokenizer": "._backbone",
     "resolve_backbone": "._backbone",
     "default_backbone_dir": "._backbone",
     "pick_device": "._backbone",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tctcb._command import UserError
 
-__all__ = ["BackboneError", "default_backbone_dir", "load_backbone", "check_backbone_dir", "resolve_backbone",
+__all__ = ["BackboneError", "default_backbone_dir", "load_backbone", "load_tokenizer", "check_backbone_dir", "resolve_backbone",
            "BERT_FAMILY", "ENCODER_FAMILY"]
 
 # model_type values whose checkpoints load as transformers.BertModel (what Pyserini's TCT encoders use)
@@ -117,6 +117,16 @@ def check_backbone_dir(path: str | Path, families: frozenset[str] = BERT_FAMILY)
     return p
 
 
+def load_tokenizer(path: str | Path, model_type: str | None):
+    """The tokenizer of a model folder, loaded as :func:`load_backbone` loads it: for ``model_type`` ``"bert"``
+    the folder's fast BERT tokenizer with ``clean_up_tokenization_spaces=True`` (what Pyserini's TCT encoders
+    load), else ``AutoTokenizer``.  Also reads a folder holding only a tokenizer (an ONNX export)."""
+    from transformers import AutoTokenizer, BertTokenizerFast
+
+    tok_cls = BertTokenizerFast if model_type == "bert" else AutoTokenizer
+    return tok_cls.from_pretrained(str(path), clean_up_tokenization_spaces=True)
+
+
 def load_backbone(path_or_name: str | Path | None = None, families: frozenset[str] = BERT_FAMILY):
     """Load ``(model, tokenizer)`` from a model directory (default: :func:`default_backbone_dir`; a
     name such as ``all-mpnet-base-v2`` is resolved by :func:`resolve_backbone`).
@@ -126,19 +136,19 @@ def load_backbone(path_or_name: str | Path | None = None, families: frozenset[st
     exactly what Pyserini's TCT encoders load, so token ids and outputs match theirs.  Any other
     model type in ``families`` (e.g. MPNet) loads through ``AutoModel`` / ``AutoTokenizer``.
     """
-    from transformers import AutoModel, AutoTokenizer, BertModel, BertTokenizerFast
+    from transformers import AutoModel, BertModel
     from transformers.utils import logging as hf_logging
 
     p = check_backbone_dir(resolve_backbone(path_or_name), families)
     bert = json.loads((p / "config.json").read_text()).get("model_type") == "bert"
-    model_cls, tok_cls = (BertModel, BertTokenizerFast) if bert else (AutoModel, AutoTokenizer)
+    model_cls = BertModel if bert else AutoModel
     verbosity = hf_logging.get_verbosity()
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # a sentence-transformers dir has no pooler weights: not worth a warning
     hf_logging.disable_progress_bar()  # transformers 5 draws a bar per load
     try:
         model = model_cls.from_pretrained(str(p))
-        tokenizer = tok_cls.from_pretrained(str(p), clean_up_tokenization_spaces=True)
+        tokenizer = load_tokenizer(p, "bert" if bert else None)
     except Exception as e:  # safetensors, torch, tokenizers and transformers each raise their own for a damaged file
         if isinstance(e, (KeyboardInterrupt, UserError)):
             raise
