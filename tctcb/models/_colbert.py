@@ -14,13 +14,18 @@ summed over query tokens (:func:`maxsim`, :func:`maxsim_all`).
 
 A checkpoint directory holds the backbone in Hugging Face format (``config.json``, weights,
 tokenizer), the projection in ``colbert_linear.safetensors`` and the settings in ``tctcb_colbert.json``.
+
+The same encoder, set differently (:class:`ColBERTConfig`), reads the two published layouts too
+(:mod:`._colbert_layouts`): the ColBERT repo's (``colbert-ai``: ``[CLS] [unused0] query [SEP]``, the
+marker one token inserted after ``[CLS]``, ``[MASK]`` padding not attended to by default) and PyLate's
+(the same input with its own prefix tokens), each scored as its library scores it.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import string
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -40,8 +45,25 @@ class ColBERTError(UserError, ValueError):
     """A directory is not a ColBERT checkpoint, or the inputs don't fit the model."""
 
 
+SKIPLIST_RULES = ("single", "first", "vocab")
+
+
 @dataclass
 class ColBERTConfig:
+    """The teacher's settings.  The defaults are tctcb's own input format; the fields after ``format``
+    express the ColBERT repo's and PyLate's (see :mod:`._colbert_layouts`).
+
+    ``marker_token``: False writes ``'[CLS] ' + marker + ' ' + text`` as text (the marker split into
+    word pieces, no ``[SEP]``: TCT-ColBERT's format); True writes the tokenizer's own
+    ``[CLS] text [SEP]`` and inserts the marker, one vocabulary token, after ``[CLS]`` (an empty marker
+    inserts nothing).  ``attend_to_mask_tokens``: whether the other query tokens attend to the ``[MASK]``
+    padding (they always take part in the match).  ``query_expansion``: pad queries with ``[MASK]`` to
+    ``query_maxlen`` (False: pad to the longest, and only real tokens take part in the match).
+    ``skiplist``: the words left out of the passage match when ``mask_punctuation`` (None:
+    ``string.punctuation``); ``skiplist_rule`` how a word becomes a token id: ``single`` (its encoding,
+    when that is one token), ``first`` (the first token of its encoding: the ColBERT repo), ``vocab``
+    (its vocabulary entry, ``[UNK]`` when it has none: PyLate).
+    """
     dim: int = 128
     query_maxlen: int = 32
     doc_maxlen: int = 180
@@ -49,6 +71,29 @@ class ColBERTConfig:
     doc_marker: str = "[D]"
     mask_punctuation: bool = True
     format: str = "tctcb-colbert-v1"
+    marker_token: bool = False
+    attend_to_mask_tokens: bool = True
+    query_expansion: bool = True
+    skiplist: list[str] | None = None
+    skiplist_rule: str = "single"
+
+    def to_json(self) -> dict:
+        """The settings as saved: the fields added after ``format`` only where they differ from the
+        defaults, so a checkpoint in tctcb's own format is written as before."""
+        out, default = asdict(self), ColBERTConfig()
+        names = list(out)
+        for name in names[names.index("format") + 1:]:
+            if out[name] == getattr(default, name):
+                del out[name]
+        return out
+
+
+def _linear(w: torch.Tensor) -> nn.Linear:
+    """A bias-free projection holding ``w`` [dim, hidden] (as float32)."""
+    linear = nn.Linear(w.shape[1], w.shape[0], bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(w)
+    return linear
 
 
 def maxsim(qv: torch.Tensor, qm: torch.Tensor, dv: torch.Tensor, dm: torch.Tensor) -> torch.Tensor:
@@ -103,13 +148,41 @@ class ColBERT(nn.Module):
         if mask_id is None:
             raise ColBERTError("the tokenizer has no [MASK] token, which query augmentation needs")
         self._mask_id = mask_id
+        self._marker_ids = {q: self._marker_id(m) for q, m in ((True, self.config.query_marker),
+                                                              (False, self.config.doc_marker))}
+        self.register_buffer("_skiplist", torch.tensor(sorted(self._skip_ids()), dtype=torch.long), persistent=False)
+
+    def _marker_id(self, marker: str) -> int | None:
+        """The token id inserted after [CLS] (``marker_token``), None when nothing is inserted."""
+        if not self.config.marker_token or marker == "":
+            return None
+        tok = self.tokenizer
+        i = tok.convert_tokens_to_ids(marker)
+        if i is None or (i == tok.unk_token_id and marker != tok.unk_token):
+            raise ColBERTError(f"marker {marker!r} is not a token of the tokenizer's vocabulary")
+        rows = self.bert.get_input_embeddings().num_embeddings
+        if i >= rows:
+            raise ColBERTError(f"marker {marker!r} is token {i} but the model embeds only {rows} tokens")
+        return i
+
+    def _skip_ids(self) -> set[int]:
+        """Token ids left out of the passage match (``skiplist`` / ``skiplist_rule``)."""
+        c, tok = self.config, self.tokenizer
+        if c.skiplist_rule not in SKIPLIST_RULES:
+            raise ColBERTError(f"skiplist_rule {c.skiplist_rule!r}: expected one of {list(SKIPLIST_RULES)}")
         skip = set()
-        if self.config.mask_punctuation:
-            for ch in string.punctuation:
-                ids = tokenizer.encode(ch, add_special_tokens=False)
-                if len(ids) == 1:
-                    skip.add(ids[0])
-        self.register_buffer("_skiplist", torch.tensor(sorted(skip), dtype=torch.long), persistent=False)
+        if not c.mask_punctuation:
+            return skip
+        for word in (c.skiplist if c.skiplist is not None else string.punctuation):
+            if c.skiplist_rule == "vocab":
+                i = tok.convert_tokens_to_ids(word)
+                if i is not None:
+                    skip.add(i)
+                continue
+            ids = tok.encode(word, add_special_tokens=False)
+            if len(ids) == 1 or (ids and c.skiplist_rule == "first"):
+                skip.add(ids[0])
+        return skip
 
     # ---- construction / persistence -------------------------------------------------------------
     @classmethod
@@ -129,51 +202,47 @@ class ColBERT(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path, device: str | torch.device = "cpu") -> "ColBERT":
-        """Load a checkpoint written by :meth:`save_pretrained`; any other directory raises
-        :class:`ColBERTError` saying what is missing."""
-        from safetensors.torch import load_file
-
+        """Load a checkpoint: tctcb's (written by :meth:`save_pretrained`), the ColBERT repo's or PyLate's
+        (:func:`._colbert_layouts.detect_layout`); any other directory raises :class:`ColBERTError` saying
+        what was looked for."""
         from ._backbone import ENCODER_FAMILY, load_backbone
+        from ._colbert_layouts import READERS, detect_layout
 
         p = Path(path)
         if not p.is_dir():
             raise ColBERTError(f"ColBERT checkpoint {p} does not exist")
-        cfg_file, lin_file = p / CONFIG_NAME, p / LINEAR_NAME
-        missing = [f.name for f in (cfg_file, lin_file) if not f.is_file()]
-        if missing:
-            found = sorted(x.name for x in p.iterdir())[:12]
-            raise ColBERTError(f"{p} is not a ColBERT checkpoint: missing {missing} (found: {found or 'nothing'}); "
-                               f"a plain backbone starts a new teacher with ColBERT.from_backbone(dir)")
+        config, backbone, w = READERS[detect_layout(p)](p)
+        bert, tok = load_backbone(backbone, families=ENCODER_FAMILY)
         try:
-            raw = json.loads(cfg_file.read_text())
-        except json.JSONDecodeError as e:
-            raise ColBERTError(f"{cfg_file} is not valid JSON: {e}") from e
-        known = {f.name for f in fields(ColBERTConfig)}
-        unknown = sorted(set(raw) - known)
-        if unknown or raw.get("format") != ColBERTConfig.format:
-            raise ColBERTError(f"{cfg_file}: format {raw.get('format')!r}, unknown keys {unknown}; "
-                               f"expected format {ColBERTConfig.format!r} with keys {sorted(known)}")
-        config = ColBERTConfig(**raw)
-        bert, tok = load_backbone(p, families=ENCODER_FAMILY)
-        state = load_file(str(lin_file))
-        if set(state) != {"weight"}:
-            raise ColBERTError(f"{lin_file} should hold one tensor 'weight', found {sorted(state)}")
-        w = state["weight"]
-        linear = nn.Linear(w.shape[1], w.shape[0], bias=False)
-        with torch.no_grad():
-            linear.weight.copy_(w)
-        return cls(bert, tok, config, linear).to(device)
+            model = cls(bert, tok, config, _linear(w))
+        except ColBERTError as e:  # e.g. a marker the vocabulary lacks: name the checkpoint
+            raise ColBERTError(f"{p}: {e}") from None
+        return model.to(device)
 
-    def save_pretrained(self, path) -> Path:
+    def save_pretrained(self, path, layout: str = "tctcb") -> Path:
+        """Write the checkpoint to ``path`` (atomically): ``layout="tctcb"`` our own, ``"pylate"`` PyLate's
+        sentence-transformers folder (:func:`._colbert_layouts.write_pylate`; refused, with the reason, for
+        a teacher whose input PyLate cannot write the same way)."""
         from safetensors.torch import save_file
 
+        if layout not in ("tctcb", "pylate"):
+            raise ColBERTError(f"layout {layout!r}: expected 'tctcb' or 'pylate'")
+        if layout == "pylate":
+            from ._colbert_layouts import check_pylate_exportable
+
+            check_pylate_exportable(self)
         p = Path(path)
         tmp = tmp_dir(p)  # written beside, then put in place: a kill never leaves half a checkpoint
         try:
             self.bert.save_pretrained(str(tmp))
             self.tokenizer.save_pretrained(str(tmp))
-            save_file({"weight": self.linear.weight.detach().cpu().contiguous()}, str(tmp / LINEAR_NAME))
-            (tmp / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+            if layout == "pylate":
+                from ._colbert_layouts import write_pylate
+
+                write_pylate(self, tmp)
+            else:
+                save_file({"weight": self.linear.weight.detach().cpu().contiguous()}, str(tmp / LINEAR_NAME))
+                (tmp / CONFIG_NAME).write_text(json.dumps(self.config.to_json(), indent=2) + "\n")
             swap_dir(tmp, p)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -185,25 +254,46 @@ class ColBERT(nn.Module):
     def device(self) -> torch.device:
         return self.linear.weight.device
 
-    def tokenize_queries(self, queries: list[str]) -> dict:
-        """``'[CLS] [Q] ' + q``, truncated and padded with ``[MASK]`` to exactly ``query_maxlen`` tokens,
-        attention on every position."""
-        n = self.config.query_maxlen
-        enc = self.tokenizer([f"{self.tokenizer.cls_token} {self.config.query_marker} {q}" for q in queries],
-                             add_special_tokens=False, truncation=True, max_length=n, padding="max_length",
-                             return_tensors="pt")
-        ids = enc["input_ids"]
-        ids[enc["attention_mask"] == 0] = self._mask_id
-        out = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-        if "token_type_ids" in self.tokenizer.model_input_names:  # BERT yes, MPNet has none
-            out["token_type_ids"] = torch.zeros_like(ids)
+    def _tokenize(self, texts: list[str], query: bool, padding: str) -> dict:
+        """Input ids and attention of ``texts`` with the query's or the passage's marker, at most
+        ``query_maxlen`` / ``doc_maxlen`` tokens (see :class:`ColBERTConfig` ``marker_token``)."""
+        c, tok = self.config, self.tokenizer
+        n = c.query_maxlen if query else c.doc_maxlen
+        if not c.marker_token:
+            marker = c.query_marker if query else c.doc_marker
+            return dict(tok([f"{tok.cls_token} {marker} {t}" for t in texts], add_special_tokens=False,
+                            truncation=True, max_length=n, padding=padding, return_tensors="pt"))
+        mid = self._marker_ids[query]
+        enc = tok(list(texts), truncation=True, max_length=n - (mid is not None), padding=padding, return_tensors="pt")
+        out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        if mid is not None:
+            for k, v in ((k, mid if k == "input_ids" else 1) for k in list(out)):
+                out[k] = torch.cat([out[k][:, :1], torch.full_like(out[k][:, :1], v), out[k][:, 1:]], dim=1)
+        if "token_type_ids" in tok.model_input_names:  # BERT yes, MPNet has none
+            out["token_type_ids"] = torch.zeros_like(out["input_ids"])
         return out
 
+    def _query_inputs(self, queries: list[str]) -> tuple[dict, torch.Tensor]:
+        """(model inputs, match mask [n, L]: 1 = the token takes part in MaxSim)."""
+        c = self.config
+        enc = self._tokenize(queries, True, "max_length" if c.query_expansion else "longest")
+        ids, att = enc["input_ids"], enc["attention_mask"]
+        ids[att == 0] = self._mask_id
+        if not c.query_expansion:
+            return enc, att.clone()
+        if c.attend_to_mask_tokens:
+            enc["attention_mask"] = torch.ones_like(ids)
+        return enc, torch.ones_like(ids)
+
+    def tokenize_queries(self, queries: list[str]) -> dict:
+        """The query with its marker, truncated and padded with ``[MASK]`` to exactly ``query_maxlen`` tokens
+        (query augmentation); tctcb's format: ``'[CLS] [Q] ' + q``, attention on every position."""
+        return self._query_inputs(list(queries))[0]
+
     def tokenize_passages(self, passages: list[str]) -> dict:
-        """``'[CLS] [D] ' + text`` truncated to ``doc_maxlen`` tokens, padded to the longest."""
-        return dict(self.tokenizer([f"{self.tokenizer.cls_token} {self.config.doc_marker} {t}" for t in passages],
-                                   add_special_tokens=False, truncation=True, max_length=self.config.doc_maxlen,
-                                   padding="longest", return_tensors="pt"))
+        """The passage with its marker (tctcb's format: ``'[CLS] [D] ' + text``) truncated to ``doc_maxlen``
+        tokens, padded to the longest."""
+        return self._tokenize(list(passages), False, "longest")
 
     # ---- encoding -------------------------------------------------------------------------------
     def _vectors(self, enc: dict) -> torch.Tensor:
@@ -212,9 +302,10 @@ class ColBERT(nn.Module):
         return nn.functional.normalize(self.linear(h), p=2, dim=-1)
 
     def encode_query(self, queries: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """([n, query_maxlen, dim] L2-normalised token vectors, [n, query_maxlen] mask of ones)."""
-        enc = self.tokenize_queries(list(queries))
-        return self._vectors(enc), enc["attention_mask"].to(self.device)
+        """([n, query_maxlen, dim] L2-normalised token vectors, [n, query_maxlen] match mask: ones with query
+        expansion)."""
+        enc, match = self._query_inputs(list(queries))
+        return self._vectors(enc), match.to(self.device)
 
     def encode_passage(self, passages: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """([n, L, dim] L2-normalised token vectors, [n, L] match mask: 0 for padding and punctuation)."""
