@@ -191,3 +191,49 @@ def test_pylate_projection_tctcb_cannot_read(tiny, tmp_path):
     (d / "1_Dense" / "config.json").write_text(json.dumps({**cfg, "activation_function": "torch.nn.modules.activation.Tanh"}))
     with pytest.raises(ColBERTError, match="activation 'torch.nn.modules.activation.Tanh'"):
         ColBERT.from_pretrained(d)
+
+
+# ---- command lines -------------------------------------------------------------------------------------------------
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_cli_export_pylate(tiny, tmp_path, capsys):
+    from tctcb.export._cli import main
+
+    teacher = ColBERT.from_backbone(tiny, ColBERTConfig(dim=16, query_maxlen=12, doc_maxlen=20, marker_token=True,
+                                                        query_marker="[unused0]", doc_marker="[unused1]"), seed=2)
+    src = teacher.save_pretrained(tmp_path / "teacher")
+    assert main(["--model", str(src), "--format", "pylate", "--output", str(tmp_path / "out"), "--quiet"]) == 0
+    want = tctcb_scores(teacher, QUERY, PASSAGES)
+    assert torch.allclose(pylate_scores(tmp_path / "out", QUERY, PASSAGES), want, atol=1e-5)
+
+    capsys.readouterr()
+    assert main(["--model", str(tiny), "--format", "pylate", "--output", str(tmp_path / "student")]) == 2
+    assert "not a ColBERT teacher checkpoint" in _one_error_line(capsys) and not (tmp_path / "student").exists()
+    text = ColBERT.from_backbone(tiny, ColBERTConfig(dim=16)).save_pretrained(tmp_path / "text-teacher")
+    capsys.readouterr()
+    assert main(["--model", str(text), "--format", "pylate", "--output", str(tmp_path / "text")]) == 2
+    assert "PyLate inserts one marker token" in _one_error_line(capsys) and not (tmp_path / "text").exists()
+
+
+@needs_colbert_ai
+def test_cli_rerank_with_colbert_ai_checkpoint(colbert_ai_dirs, tmp_path, data_dir, cache_dir):
+    """python -m tctcb.search --rerank-with COLBERT_AI_DIR: the reranked head is in colbert-ai's own order, with its
+    scores."""
+    from tctcb.data import get_collection, load_topics
+    from tctcb.eval import read_run
+    from tctcb.search._cli import main
+
+    out = tmp_path / "rerank.trec"
+    assert main(["--topics", "adi", "--sparse-index", "adi", "--hits", "8", "--quiet", "--output", str(out),
+                 "--rerank-with", str(colbert_ai_dirs[False]), "--rerank-depth", "4"]) == 0
+    run, topics, docs = read_run(out), load_topics("adi"), get_collection("adi").docstore()
+    for qid in list(run)[:3]:
+        ranked = sorted(run[qid].items(), key=lambda x: -x[1])
+        head = [d for d, _ in ranked[:4]]
+        theirs = colbert_ai_scores(colbert_ai_dirs[False], topics[qid], [docs[d] for d in head])
+        assert [s for _, s in ranked[:4]] == pytest.approx(theirs.tolist(), abs=1e-4)
+        assert theirs.tolist() == sorted(theirs.tolist(), reverse=True)

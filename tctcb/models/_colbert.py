@@ -219,6 +219,15 @@ class ColBERT(nn.Module):
             raise ColBERTError(f"{p}: {e}") from None
         return model.to(device)
 
+    @staticmethod
+    def layout_of(path) -> str | None:
+        """The checkpoint layout of the folder ``path`` by the files it holds -- ``"tctcb"``, ``"colbert-ai"`` (the
+        ColBERT repo's) or ``"pylate"`` -- or None (not a folder, or a backbone, a student, ...)."""
+        from ._colbert_layouts import find_layout
+
+        p = Path(path)
+        return find_layout(p) if p.is_dir() else None
+
     def save_pretrained(self, path, layout: str = "tctcb") -> Path:
         """Write the checkpoint to ``path`` (atomically): ``layout="tctcb"`` our own, ``"pylate"`` PyLate's
         sentence-transformers folder (:func:`._colbert_layouts.write_pylate`; refused, with the reason, for

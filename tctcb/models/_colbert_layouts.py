@@ -29,7 +29,7 @@ import torch
 
 from ._colbert import CONFIG_NAME, LINEAR_NAME, ColBERTConfig, ColBERTError
 
-__all__ = ["READERS", "detect_layout", "read_tctcb", "read_colbert_ai", "read_pylate", "check_pylate_exportable",
+__all__ = ["READERS", "find_layout", "detect_layout", "read_tctcb", "read_colbert_ai", "read_pylate", "check_pylate_exportable",
            "write_pylate"]
 
 METADATA_NAME = "artifact.metadata"
@@ -75,15 +75,23 @@ def _pylate_modules(p: Path) -> list[dict] | None:
     return mods if pylate and any(t.endswith("Dense") for t in types) else None
 
 
-def detect_layout(p: Path) -> str:
-    """``tctcb``, ``colbert-ai`` or ``pylate``; any other folder raises :class:`ColBERTError` listing what was
-    looked for and what is there."""
+def find_layout(p: Path) -> str | None:
+    """``tctcb``, ``colbert-ai`` or ``pylate`` by the files the folder holds; None when it is none of them."""
     if (p / CONFIG_NAME).is_file() or (p / LINEAR_NAME).is_file():
         return "tctcb"
     if (p / METADATA_NAME).is_file() or _hf_colbert(p):
         return "colbert-ai"
     if (p / "modules.json").is_file() and _pylate_modules(p) is not None:
         return "pylate"
+    return None
+
+
+def detect_layout(p: Path) -> str:
+    """:func:`find_layout`; a folder of no known layout raises :class:`ColBERTError` listing what was looked
+    for and what is there."""
+    layout = find_layout(p)
+    if layout is not None:
+        return layout
     found = sorted(x.name for x in p.iterdir())[:12]
     hint = ("; modules.json without a PyLate Dense module is a sentence-transformers model: a backbone, not a teacher"
             if (p / "modules.json").is_file() else "")
