@@ -32,7 +32,8 @@ setup(
     extras_require={
         # ONNX export and the ONNX encoding backend (python -m tctcb.export --format onnx; --backend onnx)
         "onnx": ["onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2"],
-        # the test command installs everything the tests exercise
-        "test": ["pytest", "onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2"],
+        # the test command installs everything the tests exercise; colbert-ai (the ColBERT repo's package, only new
+        # small dependencies beside these pins) is the reference tests/test_colbert_layouts.py compares against
+        "test": ["pytest", "onnx==1.23.2", "onnxruntime==1.32.0", "onnxscript==0.7.2", "colbert-ai==0.2.22"],
     },
 )
