@@ -237,3 +237,38 @@ def test_cli_rerank_with_colbert_ai_checkpoint(colbert_ai_dirs, tmp_path, data_d
         theirs = colbert_ai_scores(colbert_ai_dirs[False], topics[qid], [docs[d] for d in head])
         assert [s for _, s in ranked[:4]] == pytest.approx(theirs.tolist(), abs=1e-4)
         assert theirs.tolist() == sorted(theirs.tolist(), reverse=True)
+
+
+def _distill(tmp_path, backbone, *extra):
+    return ["distill", "--collection", "adi", "--split", "adi", "--dev-split", "none", "--backbone", str(backbone),
+            "--output", str(tmp_path / "out"), "--batch-size", "4", "--max-steps", "2", "--quiet", *extra]
+
+
+@needs_colbert_ai
+def test_cli_distill_from_colbert_ai_teacher(colbert_ai_dirs, tiny, tmp_path, data_dir, cache_dir):
+    """--teacher and --init teacher take a colbert-ai checkpoint: the student starts from its encoder."""
+    from safetensors.torch import load_file
+
+    from tctcb.models import TctColBert
+    from tctcb.train._cli import main
+
+    teacher = colbert_ai_dirs[False]
+    start = TctColBert.from_pretrained(teacher)
+    theirs = load_file(str(teacher / "model.safetensors"))
+    assert torch.equal(start.bert.embeddings.word_embeddings.weight, theirs["bert.embeddings.word_embeddings.weight"])
+    assert main(_distill(tmp_path, tiny, "--teacher", str(teacher), "--init", "teacher", "--kd", "in-batch")) == 0
+    final = TctColBert.from_pretrained(tmp_path / "out" / "checkpoints" / "step-0000002" / "model")
+    assert final.bert.config.hidden_size == start.bert.config.hidden_size
+    assert not torch.equal(final.bert.embeddings.word_embeddings.weight, start.bert.embeddings.word_embeddings.weight)
+
+
+def test_cli_init_from_pylate_teacher_refused(tiny, tmp_path, data_dir, cache_dir, capsys):
+    """PyLate's '[Q] ' prefix is an added token: a student started from that tokenizer would read its literal '[Q]'
+    as that token and leave TCT-ColBERT's format, so --init teacher says so."""
+    from tctcb.train._cli import main
+
+    d = make_pylate_folder(tmp_path / "pylate", tiny)
+    capsys.readouterr()
+    assert main(_distill(tmp_path, tiny, "--teacher", str(d), "--init", "teacher", "--kd", "none")) == 2
+    err = _one_error_line(capsys)
+    assert "--init teacher" in err and "added token" in err and "--init backbone" in err

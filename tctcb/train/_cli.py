@@ -45,7 +45,7 @@ def _check(cfg: TrainConfig) -> None:
             bad.append(f"--mine-with applies to --negatives dense, not --negatives {cfg.negatives}")
         elif not (Path(cfg.mine_with) / "config.json").is_file():
             bad.append(f"--mine-with {cfg.mine_with}: not a model checkpoint folder (no config.json there)")
-        elif (Path(cfg.mine_with) / "tctcb_colbert.json").is_file():
+        elif _colbert_layout(cfg.mine_with) is not None:
             bad.append(f"--mine-with {cfg.mine_with}: a ColBERT teacher checkpoint; mining needs a single-vector "
                        "model (a TCT-ColBERT student or a sentence-transformers folder)")
     if isinstance(cfg, DistillConfig):
@@ -64,6 +64,9 @@ def _check(cfg: TrainConfig) -> None:
         needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
         if needs_teacher and not cfg.teacher:
             bad.append("--teacher DIR is required (for soft labels or --init teacher)")
+        if cfg.init == "teacher" and cfg.teacher and _colbert_layout(cfg.teacher) == "pylate":
+            problem = _student_marker_problem(cfg.teacher)
+            bad += [problem] if problem else []
     if bad:
         raise TrainingError("; ".join(bad))
 
@@ -182,6 +185,33 @@ def _training_data(cfg: TrainConfig, log):
         if isinstance(cfg, TeacherConfig) or cfg.dev_mode == "rerank":
             dev.bm25_candidates()  # (else at the first evaluation, in every process at once)
     return data, dev
+
+
+def _colbert_layout(path) -> str | None:
+    """The ColBERT checkpoint layout of ``path`` (tctcb's, the ColBERT repo's, PyLate's), None for other folders."""
+    from tctcb.models import ColBERT
+
+    return ColBERT.layout_of(path)
+
+
+def _student_marker_problem(teacher: str) -> str | None:
+    """``--init teacher``: the student writes TCT-ColBERT's markers as text (``'[CLS] [Q] '``: ``[Q]`` in word
+    pieces); a teacher tokenizer holding a marker as an added token (PyLate's query/document prefixes, e.g.
+    ``'[Q] '``) would read it as that one token, and the student would silently leave TCT-ColBERT's format.
+    Says so, or None (also when the tokenizer does not load: loading the teacher later says why)."""
+    from tctcb.models import load_tokenizer
+
+    try:
+        tok = load_tokenizer(teacher, "bert")  # the student is a BERT, loaded as load_backbone loads it
+    except Exception:
+        return None
+    for marker in ("[Q]", "[D]"):
+        pieces = tok.tokenize(f"{tok.cls_token} {marker} x", add_special_tokens=False)[1:-1]
+        if "".join(pieces).lower() != marker.lower() or len(pieces) < 2:
+            return (f"--init teacher: {teacher}'s tokenizer reads {marker!r} as {pieces} (an added token, as PyLate's "
+                    f"prefixes are), not as word pieces: the student would not be in TCT-ColBERT's format; use "
+                    f"--init backbone")
+    return None
 
 
 def run(cfg: TrainConfig, log=None) -> dict:
