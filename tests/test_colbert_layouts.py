@@ -272,3 +272,20 @@ def test_cli_init_from_pylate_teacher_refused(tiny, tmp_path, data_dir, cache_di
     assert main(_distill(tmp_path, tiny, "--teacher", str(d), "--init", "teacher", "--kd", "none")) == 2
     err = _one_error_line(capsys)
     assert "--init teacher" in err and "added token" in err and "--init backbone" in err
+
+
+def test_cli_teacher_with_marker_tokens_exports_to_pylate(tiny, tmp_path, data_dir, cache_dir):
+    """python -m tctcb.train teacher --markers token, then python -m tctcb.export --format pylate: PyLate's way of
+    scoring gives the trained teacher's scores."""
+    from tctcb.export._cli import main as export
+    from tctcb.train._cli import main as train
+
+    assert train(["teacher", "--collection", "adi", "--split", "adi", "--dev-split", "none", "--backbone", str(tiny),
+                  "--output", str(tmp_path / "out"), "--batch-size", "4", "--max-steps", "2", "--dim", "16",
+                  "--markers", "token", "--quiet"]) == 0
+    trained = tmp_path / "out" / "checkpoints" / "step-0000002" / "model"
+    teacher = ColBERT.from_pretrained(trained)
+    assert teacher.config == ColBERTConfig.colbert_repo(dim=16, query_maxlen=32, doc_maxlen=teacher.config.doc_maxlen)
+    assert export(["--model", str(trained), "--format", "pylate", "--output", str(tmp_path / "pylate")]) == 0
+    want = tctcb_scores(teacher, QUERY, PASSAGES)
+    assert torch.allclose(pylate_scores(tmp_path / "pylate", QUERY, PASSAGES), want, atol=1e-5)

@@ -77,6 +77,13 @@ class ColBERTConfig:
     skiplist: list[str] | None = None
     skiplist_rule: str = "single"
 
+    @classmethod
+    def colbert_repo(cls, **settings) -> "ColBERTConfig":
+        """The ColBERT repo's v2 input (colbert-ai's defaults): ``[CLS] [unused0] query [SEP]`` padded with
+        ``[MASK]`` (not attended to), ``[CLS] [unused1] passage [SEP]``; ``settings`` (dim, lengths) as given."""
+        return cls(**{"marker_token": True, "query_marker": "[unused0]", "doc_marker": "[unused1]",
+                      "attend_to_mask_tokens": False, "skiplist_rule": "first", **settings})
+
     def to_json(self) -> dict:
         """The settings as saved: the fields added after ``format`` only where they differ from the
         defaults, so a checkpoint in tctcb's own format is written as before."""

@@ -163,10 +163,10 @@ def read_colbert_ai(p: Path) -> tuple[ColBERTConfig, Path, torch.Tensor]:
         raise ColBERTError(f"{meta_file} says dim {m['dim']} but linear.weight in {wfile} has shape {list(w.shape)}: "
                            f"the metadata does not belong to these weights")
     try:
-        config = ColBERTConfig(dim=int(m["dim"]), query_maxlen=int(m["query_maxlen"]), doc_maxlen=int(m["doc_maxlen"]),
-                               query_marker=str(m["query_token_id"]), doc_marker=str(m["doc_token_id"]),
-                               mask_punctuation=bool(m["mask_punctuation"]), marker_token=True,
-                               attend_to_mask_tokens=bool(m["attend_to_mask_tokens"]), skiplist_rule="first")
+        config = ColBERTConfig.colbert_repo(dim=int(m["dim"]), query_maxlen=int(m["query_maxlen"]),
+                                            doc_maxlen=int(m["doc_maxlen"]), query_marker=str(m["query_token_id"]),
+                                            doc_marker=str(m["doc_token_id"]), mask_punctuation=bool(m["mask_punctuation"]),
+                                            attend_to_mask_tokens=bool(m["attend_to_mask_tokens"]))
     except (TypeError, ValueError) as e:
         raise ColBERTError(f"{meta_file}: {e}") from e
     return config, p, w

@@ -246,8 +246,9 @@ def run(cfg: TrainConfig, log=None) -> dict:
     if isinstance(cfg, TeacherConfig):
         from tctcb.models import ColBERTConfig
 
-        model = ColBERT.from_backbone(backbone, ColBERTConfig(dim=cfg.dim, query_maxlen=cfg.query_length,
-                                                              doc_maxlen=cfg.passage_length), seed=cfg.seed)
+        lengths = {"dim": cfg.dim, "query_maxlen": cfg.query_length, "doc_maxlen": cfg.passage_length}
+        config = ColBERTConfig.colbert_repo(**lengths) if cfg.markers == "token" else ColBERTConfig(**lengths)
+        model = ColBERT.from_backbone(backbone, config, seed=cfg.seed)
         load = ColBERT.from_pretrained
     else:
         model = TctColBert.from_pretrained(cfg.teacher if cfg.init == "teacher" else backbone)

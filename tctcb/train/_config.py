@@ -80,6 +80,10 @@ class TeacherConfig(TrainConfig):
     command: str = "teacher"
     dim: int = _option(128, "ColBERT token vector dimension", lo=1)
     query_length: int = _option(32, "ColBERT query tokens ([MASK]-padded)", lo=4)
+    markers: str = _option("text", "input format: text = '[CLS] [Q] ' + query written out (TCT-ColBERT's format, the "
+                           "student's too); token = the ColBERT repo's v2 input ('[CLS] [unused0] query [SEP]', one "
+                           "marker token, [MASK] padding not attended to), which PyLate can load: python -m "
+                           "tctcb.export --format pylate", choices=["text", "token"])
 
 
 @dataclass
