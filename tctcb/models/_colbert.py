@@ -95,6 +95,11 @@ class ColBERTConfig:
         return out
 
 
+def _after_first(x: torch.Tensor, value: int) -> torch.Tensor:
+    """``x`` [n, L] with a column of ``value`` inserted after the first: [n, L + 1]."""
+    return torch.cat([x[:, :1], torch.full_like(x[:, :1], value), x[:, 1:]], dim=1)
+
+
 def _linear(w: torch.Tensor) -> nn.Linear:
     """A bias-free projection holding ``w`` [dim, hidden] (as float32)."""
     linear = nn.Linear(w.shape[1], w.shape[0], bias=False)
@@ -282,9 +287,8 @@ class ColBERT(nn.Module):
         mid = self._marker_ids[query]
         enc = tok(list(texts), truncation=True, max_length=n - (mid is not None), padding=padding, return_tensors="pt")
         out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-        if mid is not None:
-            for k, v in ((k, mid if k == "input_ids" else 1) for k in list(out)):
-                out[k] = torch.cat([out[k][:, :1], torch.full_like(out[k][:, :1], v), out[k][:, 1:]], dim=1)
+        if mid is not None:  # the marker right after [CLS], attended to
+            out = {"input_ids": _after_first(out["input_ids"], mid), "attention_mask": _after_first(out["attention_mask"], 1)}
         if "token_type_ids" in tok.model_input_names:  # BERT yes, MPNet has none
             out["token_type_ids"] = torch.zeros_like(out["input_ids"])
         return out
