@@ -24,7 +24,7 @@ DOCS = ["", "Statins lower cholesterol.", " ".join(WORDS * 60), "fish oil " * 7,
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, cache_dir):  # (cache_dir: encode's corpus store goes to the test session's cache)
     """A tct model, the same weights as a sentence-transformers folder, and their ONNX exports (fp32; int8 for st)."""
     root = tmp_path_factory.mktemp("export")
     tct = make_tiny_bert(root / "tct")

@@ -7,7 +7,9 @@ vector, and :class:`tctcb.encode`'s engine runs it in place of the PyTorch model
 onnx``).  The folder also holds the tokenizer and ``tctcb-onnx.json`` (pooling, lengths, quantisation, source
 model).  Exported with ``torch.onnx.export(dynamo=True)`` (needs ``onnxscript``); the legacy TorchScript exporter
 bakes the example's attention mask into transformers' attention and is not used.  ``quantize="int8"``:
-onnxruntime's dynamic quantisation (int8 weights, activations quantised per batch at run time) of every graph.
+onnxruntime's dynamic quantisation (int8 weights, activations quantised per batch at run time) of every graph,
+per channel: on all-MiniLM-L6-v2 and 48 NFCorpus passages the cosine to fp32 was 0.995 on average (min 0.992)
+per channel, 0.950 (min 0.930) per tensor, 0.811 with ``reduce_range``.
 
 Before the folder is put in place each graph is run by onnxruntime on a few inputs of varied batch size and
 length and compared with the PyTorch encoder: fp32 must agree within 1e-4 (else the export fails), int8's
@@ -30,6 +32,7 @@ from ._common import ExportError, source_model, writing
 __all__ = ["export_onnx", "QUANTIZE", "FP32_TOLERANCE"]
 
 QUANTIZE = ("int8",)
+QUANTIZE_OPTIONS = {"int8": {"weight_type": "QInt8", "per_channel": True}}  # onnxruntime's quantize_dynamic
 FP32_TOLERANCE = 1e-4
 OPSET = 18
 
@@ -175,7 +178,9 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 with _quiet():
-                    quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
+                    opts = QUANTIZE_OPTIONS[quantize]
+                    quantize_dynamic(str(fp32), str(target), weight_type=getattr(QuantType, opts["weight_type"]),
+                                     per_channel=opts["per_channel"])
                 os.unlink(fp32)
                 qdiff, qcos = _compare(module, target, cases)
                 checks[pool].update(max_abs_diff_int8=qdiff, min_cosine_int8=qcos)
@@ -183,7 +188,7 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
         config = {
             "format": ONNX_FORMAT, "pooling": pooling, "graphs": dict(GRAPHS[pooling]), "dimension": int(backbone.config.hidden_size),
             "max_length": int(max_length), "query_length": QUERY_LENGTH if pooling == "tct" else None,
-            "quantize": quantize, "source": str(src), "model_type": backbone.config.model_type, "opset": OPSET,
+            "quantize": quantize, "quantize_options": QUANTIZE_OPTIONS.get(quantize), "source": str(src), "model_type": backbone.config.model_type, "opset": OPSET,
             "checks": checks, "created_by": f"tctcb {__version__}",
             "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         }
