@@ -8,6 +8,12 @@ CPU (default): all-MiniLM-L6-v2 in TCT format on NFCorpus --
   queries: Pyserini's ``TctColBertQueryEncoder.encode`` one query at a time (it has no batch path) vs
   ``tctcb``'s ``encode_batch`` over a topic set (nfcorpus-test).
   Outputs are checked equal (max abs diff < 1e-4) in the same run; ratios printed.
+  With ``--onnx``: the approximate paths too (issues 21, 23) -- the model exported to ONNX fp32 and int8
+  (``python -m tctcb.export --format onnx [--quantize int8]``, in a temporary folder) and timed on the same
+  documents, in the same run, against the exact PyTorch fp32 path of the same pooling (default: the model's
+  own, ``st`` for all-MiniLM-L6-v2); then each path encodes the whole collection and the topics, and prints its
+  nDCG@10 on ``--topics`` (exact inner-product search) and the change against PyTorch fp32
+  (``--ndcg-docs N`` limits the collection to its first N documents: a quick check of the script, not a result).
 
 GPU (``--gpu``): BERT-base-shaped random weights (12 layers, 768 hidden; weights don't change speed)
 with the BERT uncased vocabulary, MS MARCO passages (the dl19-pool texts, repeated with distinct ids) --
@@ -19,6 +25,7 @@ with the BERT uncased vocabulary, MS MARCO passages (the dl19-pool texts, repeat
 Usage::
 
     python bin/bench_encode.py [--docs 256] [--queries 323]
+    python bin/bench_encode.py --onnx [--docs 256] [--repeats 3] [--pooling st|tct]
     python bin/bench_encode.py --gpu [--passages 200000] [--pyserini-passages 20000]
 """
 from __future__ import annotations
@@ -122,7 +129,85 @@ def bench_cpu(args) -> int:
     print(f"queries:   pyserini {pq_rate:8.1f} queries/s  | tctcb {oq_rate:8.1f} queries/s  | ratio {oq_rate / pq_rate:5.2f}x "
           f"(goal >= 10x) | max abs diff {q_diff:.2e}")
     print(f"outputs equal (< 1e-4): {'OK' if ok else 'FAIL'}; truncated docs {od.stats.truncated}, empty {od.stats.empty}")
+    if args.onnx:
+        ok = bench_onnx(args, model, texts, titles) and ok
     return 0 if ok else 1
+
+
+def _ndcg10(doc_enc, query_enc, docs, topics, qrels) -> float:
+    """nDCG@10 of exact inner-product search over ``docs`` (title + text) with these encoders."""
+    import numpy as np
+
+    from tctcb.eval import evaluate
+
+    emb = doc_enc.encode([d.text for d in docs], titles=[d.title for d in docs])
+    qids = list(topics)
+    q = query_enc.encode_batch([topics[i] for i in qids])
+    scores = q @ emb.T
+    k = min(100, len(docs))
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    run = {qid: {docs[j].docid: float(scores[r, j]) for j in top[r]} for r, qid in enumerate(qids)}
+    return evaluate(run, qrels, ["nDCG@10"])["nDCG@10"]
+
+
+def bench_onnx(args, model: str, texts, titles) -> bool:
+    """PyTorch fp32 vs ONNX fp32 vs ONNX int8 (same pooling): speed on ``texts``, agreement, nDCG@10 change."""
+    import numpy as np
+    import onnxruntime
+    import torch
+
+    from tctcb.data import get_collection, get_qrels, get_topics
+    from tctcb.encode import load_document_encoder, load_query_encoder, query_encoder_pooling
+    from tctcb.export import export_onnx
+
+    pooling = args.pooling or query_encoder_pooling(model, None, None)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    paths = {"torch fp32": (model, "torch")}
+    for quant in (None, "int8"):
+        out = tmp / (quant or "fp32")
+        t = time.perf_counter()
+        export_onnx(model, out, pooling=pooling, quantize=quant, progress=False)
+        print(f"export onnx {quant or 'fp32'}: {time.perf_counter() - t:.1f}s -> {out}")
+        paths[f"onnx {quant or 'fp32'}"] = (str(out), "onnx")
+    print(f"ONNX paths ({pooling} pooling): onnxruntime {onnxruntime.__version__} (default threads: one per physical "
+          f"core), torch threads {torch.get_num_threads()}")
+    encs = {name: load_document_encoder(path, pooling, backend=backend) for name, (path, backend) in paths.items()}
+    for enc in encs.values():  # warm-up
+        enc.encode(texts[:4], titles=titles[:4])
+    best: dict[str, tuple] = {}
+    for _ in range(args.repeats):  # alternate, keep each path's best time (the CPU may be shared)
+        for name, enc in encs.items():
+            out, secs = _timed(lambda: enc.encode(texts, titles=titles))
+            if name not in best or secs < best[name][1]:
+                best[name] = (out, secs)
+    ref, base = best["torch fp32"]
+    docs = list(get_collection(args.collection).docs())
+    sample = args.ndcg_docs is not None and args.ndcg_docs < len(docs)
+    docs = docs[: args.ndcg_docs] if sample else docs
+    topics, qrels = get_topics(args.topics), get_qrels(args.topics)
+    if sample:  # keep the judgements of the sampled documents only
+        keep = {d.docid for d in docs}
+        qrels = {q: {d: r for d, r in j.items() if d in keep} for q, j in qrels.items()}
+        qrels = {q: j for q, j in qrels.items() if j}
+        topics = {q: t for q, t in topics.items() if q in qrels}
+    ndcg = {}
+    for name, (path, backend) in paths.items():
+        ndcg[name] = _ndcg10(encs[name], load_query_encoder(path, pooling, backend=backend), docs, topics, qrels)
+    what = f"first {len(docs)} documents (a script check, not a result)" if sample else f"all {len(docs)} documents"
+    print(f"speed on {len(texts)} {args.collection} documents (best of {args.repeats}); nDCG@10 on {args.topics} "
+          f"({len(topics)} queries, {what}, exact search)")
+    print(f"{'path':<11} {'passages/s':>10} {'vs torch':>8} {'max abs diff':>12} {'min cosine':>10} {'nDCG@10':>8} {'change':>8}")
+    ok = True
+    for name, (out, secs) in best.items():
+        diff = float(np.abs(out - ref).max())
+        norms = np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1)
+        live = norms > 0
+        cos = float(((out * ref).sum(1)[live] / norms[live]).min())
+        print(f"{name:<11} {len(texts) / secs:10.1f} {base / secs:7.2f}x {diff:12.2e} {cos:10.5f} {ndcg[name]:8.4f} "
+              f"{ndcg[name] - ndcg['torch fp32']:+8.4f}")
+        ok = ok and (diff < 1e-4 if name.endswith("fp32") else cos > 0.9)
+    print(f"onnx fp32 equal to torch fp32 (< 1e-4) and int8 close (cosine > 0.9): {'OK' if ok else 'FAIL'}")
+    return ok
 
 
 def _random_bert_base(tmp: Path, tiny: bool = False) -> Path:
@@ -221,6 +306,11 @@ def main(argv=None) -> int:
     p.add_argument("--docs", type=int, default=256, help="CPU: documents to encode")
     p.add_argument("--queries", type=int, default=10_000, help="CPU: at most this many queries of --topics")
     p.add_argument("--repeats", type=int, default=1, help="CPU: alternate runs, best time each")
+    p.add_argument("--onnx", action="store_true", help="CPU: also the ONNX fp32 and int8 paths (speed, nDCG@10 change)")
+    p.add_argument("--pooling", choices=("tct", "st"), default=None,
+                   help="--onnx: pooling of the compared paths (default: the model's own; st for all-MiniLM-L6-v2)")
+    p.add_argument("--ndcg-docs", type=int, default=None, help="--onnx: nDCG@10 over the first N documents only "
+                   "(checks the script quickly; not a result)")
     p.add_argument("--passages", type=int, default=200_000, help="GPU: passages for tctcb")
     p.add_argument("--pyserini-passages", type=int, default=20_000, help="GPU: passages for Pyserini's way")
     p.add_argument("--batch-tokens", type=int, default=None, help="GPU: token budget per batch")
