@@ -90,7 +90,8 @@ class TeacherConfig(TrainConfig):
 class DistillConfig(TrainConfig):
     """Distil the TCT-ColBERT student with the ColBERT teacher producing soft labels."""
     command: str = "distill"
-    teacher: str = _option("", "ColBERT teacher checkpoint (from 'teacher'); needed unless --kd none and --init backbone")
+    teacher: str = _option("", "ColBERT teacher checkpoint: from 'teacher', the ColBERT repo's (colbert-ai, e.g. "
+                           "colbertv2.0) or PyLate's; needed unless --kd none and --init backbone")
     kd: str = _option("in-batch", "soft labels: in-batch = teacher scores every query x every batch passage (tight "
                  "coupling); pairwise = only each query's own positive/negatives; none = hard labels only",
                  choices=["in-batch", "pairwise", "none"])
