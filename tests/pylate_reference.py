@@ -21,7 +21,10 @@ What PyLate does with a saved folder, as this module does it:
 - ``forward``: the transformer's token embeddings through each Dense (linear, then its activation).
 - ``encode``: queries keep every token when expanding (else the attended ones); documents keep attended tokens
   whose id is not a skiplist word's (``convert_tokens_to_ids``); the kept vectors are L2-normalised.
-- MaxSim: for each query token the largest dot product with a kept document token, summed.
+- MaxSim: for each query token the largest dot product with a kept document token, summed
+  (``colbert_scores_pairwise``; ``colbert_scores`` on one unpadded document).  PyLate's ``rank.rerank`` pads a
+  query's candidates with zero vectors and masks nothing, so there a query token whose best similarity is
+  negative scores 0 for a document shorter than the longest candidate; that is not reproduced here.
 """
 from __future__ import annotations
 
