@@ -171,6 +171,21 @@ def test_bad_input_is_one_line(models, tmp_path, capsys):
     assert export_main(["--model", str(models["tct"]), "--format", "pylate", "--output", str(out)]) == 2
     _one_error_line(capsys, "--format")
 
+    dense = tmp_path / "st-dense"  # a sentence-transformers model tctcb's st encoder does not compute
+    shutil.copytree(models["st"], dense)
+    mods = json.loads((dense / "modules.json").read_text())
+    (dense / "modules.json").write_text(json.dumps(mods + [{"idx": 3, "name": "3", "path": "3_Dense",
+                                                            "type": "sentence_transformers.models.Dense"}]))
+    for fmt in ("onnx", "sentence-transformers"):
+        assert export_main(["--model", str(dense), "--format", fmt, "--output", str(out)]) == 2
+        _one_error_line(capsys, "modules ['Dense']")
+    teacher = tmp_path / "teacher"
+    shutil.copytree(models["tct"], teacher)
+    (teacher / "tctcb_colbert.json").write_text("{}")
+    assert export_main(["--model", str(teacher), "--format", "onnx", "--output", str(out)]) == 2
+    _one_error_line(capsys, "ColBERT teacher", "tctcb_colbert.json")
+    assert not out.exists()
+
 
 def test_sentence_transformers_export_round_trip(models, tmp_path, capsys):
     st = pytest.importorskip("sentence_transformers")

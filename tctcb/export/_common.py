@@ -23,7 +23,44 @@ def source_model(model) -> Path:
     path = resolve_backbone(model)
     if is_onnx_export(path):
         raise ExportError(f"--model {model}: this is already an ONNX export ({ONNX_CONFIG}); export its source model")
+    teacher = [f for f in _TEACHER_FILES if (path / f).exists()]
+    if teacher:
+        raise ExportError(f"--model {model} is a ColBERT teacher ({teacher[0]}): these exports are for bi-encoders "
+                          "(TCT-ColBERT students, sentence-transformers models)")
+    _check_st_modules(path, model)
     return path.resolve() if path.exists() else path
+
+
+# files that mark a ColBERT teacher folder (tctcb's own, the ColBERT repo's)
+_TEACHER_FILES = ("tctcb_colbert.json", "colbert_linear.safetensors", "artifact.metadata")
+_ST_MODULES = {"Transformer", "Pooling", "Normalize"}
+
+
+def _check_st_modules(path: Path, model) -> None:
+    """A sentence-transformers folder is exported as tctcb's ``st`` encoder computes it (Transformer, mean
+    Pooling, Normalize): one with other modules (a Dense layer, a PyLate ColBERT) or another pooling is refused."""
+    import json
+
+    f = path / "modules.json"
+    if not f.is_file():
+        return
+    try:
+        mods = json.loads(f.read_text(encoding="utf-8"))
+        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in mods]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise ExportError(f"{f}: not a sentence-transformers modules.json") from None
+    extra = [k for k in kinds if k not in _ST_MODULES]
+    if extra:
+        raise ExportError(f"--model {model}: {f} has modules {extra} besides Transformer, Pooling and Normalize, "
+                          "which tctcb's sentence-transformers encoder does not compute")
+    for m in mods:
+        cfg = path / str(m.get("path", "")) / "config.json"
+        if str(m["type"]).endswith("Pooling") and cfg.is_file():
+            modes = {k for k, v in json.loads(cfg.read_text(encoding="utf-8")).items()
+                     if k.startswith("pooling_mode_") and v is True}
+            if modes != {"pooling_mode_mean_tokens"}:
+                raise ExportError(f"--model {model}: {cfg} pools by {sorted(modes)}; tctcb's sentence-transformers "
+                                  "encoder computes mean pooling only")
 
 
 @contextmanager
