@@ -170,7 +170,8 @@ def test_online_without_network_fails_with_one_line(env, tmp_path):
 
 
 def test_online_without_network_names_the_missing_checkpoint(env, tmp_path):
-    """With the prebuilt index already in Pyserini's cache (an empty stand-in), the checkpoint is what is missing."""
+    """With the prebuilt index already in Pyserini's cache (a stand-in: placeholder index and docid files, enough
+    for the completeness check), the checkpoint is what is missing."""
     from tctcb import java
 
     java.start()
@@ -178,7 +179,10 @@ def test_online_without_network_names_the_missing_checkpoint(env, tmp_path):
 
     entry = FAISS_INDEX_INFO["msmarco-v1-passage.tct_colbert-v2-hnp"]
     stem = entry["filename"].removesuffix(".tar.gz")
-    (tmp_path / "pyserini" / "indexes" / f"{stem}.{entry['md5']}").mkdir(parents=True)
+    folder = tmp_path / "pyserini" / "indexes" / f"{stem}.{entry['md5']}"
+    folder.mkdir(parents=True)
+    for f in ("index", "docid"):
+        (folder / f).write_text("placeholder\n")
     p, errors = _online_offline(env, "dl19-passage-tct_colbert-v2", "tct_colbert-v2-hnp-flat")
     assert p.returncode == 1, p.stderr
     (err,) = errors

@@ -17,6 +17,7 @@ from ._encoders import (
 from ._onnx import GRAPHS, INPUT_NAMES, ONNX_CONFIG, ONNX_FORMAT, OUTPUT_NAME, OnnxError, is_onnx_export, read_onnx_config
 from ._corpus import EncodeError, encode_corpus, read_embeddings
 from ._splade import QUANTISATION, SPLADE_ENV, SPLADE_FILES, SPLADE_WHEEL, SpladeEncoder, quantise, splade_from_wheel, splade_model
+from ._unicoil import UniCoilQueryEncoder
 
 __all__ = [
     "TctColBertQueryEncoder",
@@ -36,5 +37,5 @@ __all__ = [
     "read_embeddings",
     "EncodeError",
     "SpladeEncoder", "splade_model", "splade_from_wheel", "quantise", "QUANTISATION", "SPLADE_ENV", "SPLADE_FILES",
-    "SPLADE_WHEEL",
+    "SPLADE_WHEEL", "UniCoilQueryEncoder",
 ]

@@ -85,7 +85,8 @@ def _dense_searcher(args):
     from tctcb.encode import load_query_encoder
     from tctcb.search._dense import DenseSearcher
     from tctcb.encode import query_encoder_pooling
-    from tctcb.search._resolve import resolve_dense_index, resolve_encoder_dir
+    from tctcb.search._hits import SearchError
+    from tctcb.search._resolve import prebuilt_hint, resolve_dense_index, resolve_encoder_dir
 
     index_dir = resolve_dense_index(args.index)
     meta_path = index_dir / "meta.json"
@@ -102,29 +103,36 @@ def _dense_searcher(args):
               "encoded by another model than the documents rank poorly unless the two share weights", file=sys.stderr)
     pooling = query_encoder_pooling(encoder_dir, index_dir, args.pooling)
     qenc = load_query_encoder(encoder_dir, pooling, device=args.device)
-    return DenseSearcher(index_dir, qenc, device=args.device, ef_search=args.ef_search, batch_size=args.batch_size)
+    try:
+        return DenseSearcher(index_dir, qenc, device=args.device, ef_search=args.ef_search,
+                             batch_size=args.batch_size)
+    except SearchError as e:  # a damaged index: when it is Pyserini's cached copy, say which folder to delete
+        raise SearchError(f"{e}{prebuilt_hint(args.index, index_dir)}") from None
 
 
 def _sparse_searcher(args):
-    import json
-
     from tctcb import java
-    from tctcb.search._resolve import resolve_sparse_index
+    from tctcb.search._resolve import impact_query_encoder, resolve_encoder_dir, resolve_sparse_index
 
-    index_dir, kind = resolve_sparse_index(args.sparse_index)
+    index_dir, kind = resolve_sparse_index(args.sparse_index, encoder_given=bool(args.sparse_encoder))
     java.start()
     if kind == "impact" or args.sparse_encoder:
         from pyserini.search.lucene import LuceneImpactSearcher
 
-        from tctcb.encode import SpladeEncoder
+        enc_kind, enc = impact_query_encoder(args.sparse_index, index_dir, args.sparse_encoder)
+        enc_dir = resolve_encoder_dir(enc, "--sparse-encoder", f"query encoder for {args.sparse_index}")
+        from tctcb.encode import SpladeEncoder, UniCoilQueryEncoder  # Pyserini's encoders' numbers
 
-        enc_dir = args.sparse_encoder
-        if enc_dir is None:
-            enc_dir = json.loads((index_dir / "impact.json").read_text())["encoder"]
-        return LuceneImpactSearcher(str(index_dir), SpladeEncoder(enc_dir, device=args.device))
+        qenc = (UniCoilQueryEncoder if enc_kind == "unicoil" else SpladeEncoder)(enc_dir, device=args.device)
+        return LuceneImpactSearcher(str(index_dir), qenc)
     from tctcb.search._bm25 import Bm25Searcher
+    from tctcb.search._hits import SearchError
+    from tctcb.search._resolve import prebuilt_hint
 
-    return Bm25Searcher(index_dir, k1=args.bm25_k1, b=args.bm25_b)  # = Pyserini's LuceneSearcher, faster
+    try:
+        return Bm25Searcher(index_dir, k1=args.bm25_k1, b=args.bm25_b)  # = Pyserini's LuceneSearcher, faster
+    except SearchError as e:  # a damaged index: when it is Pyserini's cached copy, say which folder to delete
+        raise SearchError(f"{e}{prebuilt_hint(args.sparse_index, index_dir)}") from None
 
 
 def _alpha_grid(text: str | None) -> list[float] | None:
@@ -279,9 +287,18 @@ def _run_with_anserini(args):
     except Exception as e:
         if type(e).__name__ != "JavaException":  # jnius's, when Java is loaded at all
             raise
+        hint = ""
+        if args.sparse_index:
+            from tctcb.search._resolve import prebuilt_hint, resolve_sparse_index
+
+            try:  # already resolved (and cached) by the search: no download here
+                hint = prebuilt_hint(args.sparse_index, resolve_sparse_index(args.sparse_index, build=False,
+                                                                             encoder_given=True)[0])
+            except SearchError:
+                hint = ""
         raise SearchError(f"Anserini failed searching {args.sparse_index}"
                           + (f" with --sparse-encoder {args.sparse_encoder}" if args.sparse_encoder else "")
-                          + f": {str(e).splitlines()[0][:200]}") from None
+                          + f": {str(e).splitlines()[0][:200]}{hint}") from None
 
 
 @command
