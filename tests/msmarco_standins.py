@@ -6,18 +6,20 @@ and Hugging Face keep downloads, so that those commands run to the end without a
 ``DIR`` then holds
 
 - ``pyserini/indexes/<folder>``: Pyserini's cache (``$PYSERINI_CACHE``) with the folder Pyserini would unpack
-  each prebuilt index into (``<tarball name>.<md5>``, from Pyserini's own tables): the flat FAISS index
-  ``msmarco-v1-passage.tct_colbert`` (``index``, ``docid``: what Pyserini's tarball holds), the Lucene indexes
+  each prebuilt index into (``<tarball name>.<md5>``, from Pyserini's own tables): the flat FAISS indexes
+  ``msmarco-v1-passage.tct_colbert`` and ``msmarco-v1-passage.tct_colbert-v2-hnp`` (``index``, ``docid``: what
+  Pyserini's tarballs hold), the Lucene indexes
   ``msmarco-v1-passage`` and ``msmarco-v1-passage.d2q-t5`` (built by tctcb's Lucene builder, the second over
   the passages with synthetic "expansions" appended) and the impact index ``msmarco-v1-passage.splade-pp-ed``
   (tctcb's impact builder, SPLADE weights of the stand-in SPLADE model);
 - ``hf/hub/models--ORG--NAME/snapshots/<sha>/`` + ``refs/main``: the Hugging Face cache (``$HF_HOME``) holding
-  ``castorini/tct_colbert-msmarco`` (a tiny random BERT) and ``naver/splade-cocondenser-ensembledistil`` (a
+  ``castorini/tct_colbert-msmarco`` and ``castorini/tct_colbert-v2-hnp-msmarco`` (tiny random BERTs, each
+  encoding its index's passages) and ``naver/splade-cocondenser-ensembledistil`` (a
   tiny random BERT masked LM, sparse like SPLADE);
 - ``standins.json``: the sha256 of every file placed. A rerun reuses ``DIR`` when every file still matches
   and otherwise stops with one line (a stale stand-in cache: a file changed or missing).
 
-The passages (``--passages``, default 200) have MS MARCO-like ids: the judged passages of the first
+The passages (``--passages``, default 100) have MS MARCO-like ids: the judged passages of the first
 msmarco-dev and dl19-passage queries (their text holds the query's words, so runs score above zero), then
 0, 1, 2, ...; the topics and qrels are the real ones from ``$TCTCB_DATA/msmarco-passage``. Only the
 downloads themselves are not exercised.
@@ -37,11 +39,12 @@ from pathlib import Path
 __all__ = ["DENSE", "ENCODERS", "LUCENE", "IMPACT", "StaleStandins", "build_standins", "standin_env",
            "pyserini_folder", "hf_snapshot"]
 
-DENSE = ("msmarco-v1-passage.tct_colbert",)
+DENSE = ("msmarco-v1-passage.tct_colbert", "msmarco-v1-passage.tct_colbert-v2-hnp")
 LUCENE = ("msmarco-v1-passage", "msmarco-v1-passage.d2q-t5")
 IMPACT = ("msmarco-v1-passage.splade-pp-ed",)
-TCT, SPLADE = "castorini/tct_colbert-msmarco", "naver/splade-cocondenser-ensembledistil"
-ENCODERS = (TCT, SPLADE)
+TCT, TCT_V2 = "castorini/tct_colbert-msmarco", "castorini/tct_colbert-v2-hnp-msmarco"
+SPLADE = "naver/splade-cocondenser-ensembledistil"
+ENCODERS = (TCT, TCT_V2, SPLADE)
 MANIFEST = "standins.json"
 _SNAPSHOT = hashlib.sha1(b"tctcb stand-in").hexdigest()  # a commit hash, as the Hub's cache names snapshots
 _SEED = 0
@@ -228,7 +231,7 @@ def _dense_index(dest: Path, encoder_dir: Path, passages: dict[str, str]) -> Non
     (dest / "docid").write_text("".join(p + "\n" for p in pids), encoding="utf-8")
 
 
-def build_standins(root, passages: int = 200) -> dict[str, str]:
+def build_standins(root, passages: int = 100) -> dict[str, str]:
     """Build the stand-ins under ``root`` (once: a complete folder whose files match its manifest is reused)
     and return :func:`standin_env`. Raises :class:`StaleStandins` for a folder that does not match."""
     root = Path(root).resolve()
@@ -244,10 +247,11 @@ def build_standins(root, passages: int = 200) -> dict[str, str]:
     java.start()
     plain, expanded = _passages(passages)
     hub = tmp / "hf" / "hub"
-    tct = _place_model(hub, TCT, lambda p: _tiny_bert(p))
     splade = _place_model(hub, SPLADE, _tiny_splade)
     pyserini = tmp / "pyserini"
-    _dense_index(pyserini_folder(pyserini, DENSE[0]), tct, plain)
+    for seed, (index_name, model_id) in enumerate(zip(DENSE, (TCT, TCT_V2))):
+        encoder = _place_model(hub, model_id, lambda p: _tiny_bert(p, seed))
+        _dense_index(pyserini_folder(pyserini, index_name), encoder, plain)
     work = tmp / "work"
     work.mkdir()
     with _tctcb_cache(work / "cache"):
@@ -264,16 +268,16 @@ def build_standins(root, passages: int = 200) -> dict[str, str]:
     return standin_env(root)
 
 
-def _tiny_bert(path: Path) -> Path:
+def _tiny_bert(path: Path, seed: int) -> Path:
     from tiny_models import make_tiny_bert
 
-    return make_tiny_bert(path)
+    return make_tiny_bert(path, seed=seed)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/msmarco_standins.py", description=__doc__.split("\n\n")[0])
     p.add_argument("dir", help="folder for the stand-in caches (built once, then checked and reused)")
-    p.add_argument("--passages", type=int, default=200)
+    p.add_argument("--passages", type=int, default=100)
     args = p.parse_args(argv)
     try:
         env = build_standins(args.dir, args.passages)
