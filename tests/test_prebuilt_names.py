@@ -213,3 +213,13 @@ def test_impact_index_without_known_encoder(caches, tmp_path, capsys, data_dir):
     line = _error(capsys)
     assert "msmarco-v1-passage.deepimpact" in line and "--sparse-encoder" in line, line
     assert not (caches[0] / "indexes").exists()  # refused before fetching anything
+
+
+@pytest.mark.parametrize("name,stored", [(SPLADE_PP_ED, SPLADE_PP_ED), ("msmarco-passage-unicoil-d2q", UNICOIL)])
+def test_impact_index_not_cached_offline(caches, tmp_path, capsys, data_dir, name, stored):
+    """Offline and not in Pyserini's cache: one line naming the index (Pyserini's older alias resolves to its
+    current name) and where to download it."""
+    assert search_main(["--topics", "dl19-passage", "--sparse-index", name, "--output", str(tmp_path / "run")]) == 2
+    line = _error(capsys)
+    assert f"cannot fetch prebuilt impact index '{stored}': offline" in line and "--sparse-index" in line, line
+    assert "https://" in line

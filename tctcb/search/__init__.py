@@ -12,11 +12,12 @@ from tctcb.search._hybrid import HybridSearcher
 
 __all__ = [
     "DenseSearcher", "HybridSearcher", "Searcher", "PyseriniSearcher", "as_searcher", "SearchHit", "SearchError", "fuse_weighted", "fuse_rrf", "fuse_lists", "rank_order", "TIE_TOLERANCE",
-    "Bm25Searcher", "MaxSimReranker", "tune_alpha", "main",
+    "Bm25Searcher", "ImpactSearcher", "MaxSimReranker", "tune_alpha", "main",
 ]
 
 _LAZY = {
     "Bm25Searcher": "._bm25",
+    "ImpactSearcher": "._impact",
     "MaxSimReranker": "._rerank",
     "tune_alpha": "._tune",
     "TIE_TOLERANCE": "._tune",

@@ -117,14 +117,13 @@ def _sparse_searcher(args):
     index_dir, kind = resolve_sparse_index(args.sparse_index, encoder_given=bool(args.sparse_encoder))
     java.start()
     if kind == "impact" or args.sparse_encoder:
-        from pyserini.search.lucene import LuceneImpactSearcher
+        from tctcb.encode import SpladeEncoder, UniCoilQueryEncoder  # Pyserini's encoders' numbers
+        from tctcb.search._impact import ImpactSearcher  # Pyserini's LuceneImpactSearcher, queries batch-encoded
 
         enc_kind, enc = impact_query_encoder(args.sparse_index, index_dir, args.sparse_encoder)
         enc_dir = resolve_encoder_dir(enc, "--sparse-encoder", f"query encoder for {args.sparse_index}")
-        from tctcb.encode import SpladeEncoder, UniCoilQueryEncoder  # Pyserini's encoders' numbers
-
         qenc = (UniCoilQueryEncoder if enc_kind == "unicoil" else SpladeEncoder)(enc_dir, device=args.device)
-        return LuceneImpactSearcher(str(index_dir), qenc)
+        return ImpactSearcher(index_dir, qenc)
     from tctcb.search._bm25 import Bm25Searcher
     from tctcb.search._hits import SearchError
     from tctcb.search._resolve import prebuilt_hint

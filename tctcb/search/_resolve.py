@@ -38,6 +38,8 @@ _INDEX_ALIASES = {
     "msmarco-passage-tct_colbert-bf": "msmarco-v1-passage.tct_colbert",
     "msmarco-passage-tct_colbert-v2-hnp-bf": "msmarco-v1-passage.tct_colbert-v2-hnp",
     "msmarco-passage": "msmarco-v1-passage",
+    "msmarco-passage-unicoil-d2q": "msmarco-v1-passage.unicoil",
+    "msmarco-v2-passage-unicoil-0shot": "msmarco-v2-passage.unicoil-0shot",
 }
 
 
