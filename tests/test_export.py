@@ -150,13 +150,13 @@ def test_bad_input_is_one_line(models, tmp_path, capsys):
 
     corpus = _write_corpus(tmp_path / "c.jsonl", 3)
     assert encode_main(["--corpus", str(corpus), "--encoder", str(models["tct"]), "--backend", "onnx",
-                        "--output", str(tmp_path / "emb")]) == 2
+                        "--output", str(tmp_path / "emb"), "--quiet"]) == 2
     _one_error_line(capsys, "--backend onnx", str(models["tct"]), "python -m tctcb.export --model")
     assert encode_main(["--corpus", str(corpus), "--encoder", str(models["tct-onnx"]), "--backend", "torch",
-                        "--output", str(tmp_path / "emb")]) == 2
+                        "--output", str(tmp_path / "emb"), "--quiet"]) == 2
     _one_error_line(capsys, "is an ONNX export", "--backend onnx")
     assert encode_main(["--corpus", str(corpus), "--encoder", str(models["tct-onnx"]), "--bf16",
-                        "--output", str(tmp_path / "emb")]) == 2
+                        "--output", str(tmp_path / "emb"), "--quiet"]) == 2
     _one_error_line(capsys, "--bf16", "precision it was exported in")
 
     assert export_main(["--model", str(models["tct"]), "--format", "sentence-transformers", "--output", str(out)]) == 2

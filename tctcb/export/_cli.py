@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "folder; a ColBERT teacher for --format pylate) or a named backbone such as all-mpnet-base-v2")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="what to write")
     p.add_argument("--output", required=True, help="folder to write (atomically; must be new or empty)")
-    p.add_argument("--pooling", choices=("tct", "st"), default=None,
-                   help="the model's format (default: st for a sentence-transformers folder, else tct)")
+    p.add_argument("--pooling", choices=("tct", "mean", "st"), default=None,
+                   help="the model's format: tct, or mean (= st: sentence-transformers' mean pooling, normalised); "
+                        "default: as tctcb.encode decides (mean for a sentence-transformers folder, else tct)")
     p.add_argument("--quantize", choices=("int8",), default=None,
                    help="onnx: int8 dynamic quantisation (onnxruntime) of the graphs: faster on CPUs, approximate")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")

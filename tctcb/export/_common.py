@@ -8,7 +8,7 @@ from pathlib import Path
 from tctcb._atomic import swap_dir, tmp_dir
 from tctcb._command import UserError
 
-__all__ = ["ExportError", "source_model", "writing"]
+__all__ = ["ExportError", "source_model", "model_pooling", "writing"]
 
 
 class ExportError(UserError, ValueError):
@@ -61,6 +61,15 @@ def _check_st_modules(path: Path, model) -> None:
             if modes != {"pooling_mode_mean_tokens"}:
                 raise ExportError(f"--model {model}: {cfg} pools by {sorted(modes)}; tctcb's sentence-transformers "
                                   "encoder computes mean pooling only")
+
+
+def model_pooling(src: Path, requested: str | None) -> str:
+    """``tct`` or ``st`` (sentence-transformers pooling; the student format ``mean`` is the same): as requested,
+    else as ``tctcb.encode`` decides for the folder."""
+    from tctcb.encode import query_encoder_pooling
+
+    pooling = query_encoder_pooling(src, None, requested)
+    return "st" if pooling in ("st", "mean") else pooling
 
 
 @contextmanager

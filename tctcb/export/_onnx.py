@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import ExportError, source_model, writing
+from ._common import ExportError, model_pooling, source_model, writing
 
 __all__ = ["export_onnx", "QUANTIZE", "FP32_TOLERANCE"]
 
@@ -137,7 +137,7 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
     import torch
 
     from tctcb import __version__
-    from tctcb.encode import GRAPHS, ONNX_CONFIG, ONNX_FORMAT, POOLS, query_encoder_pooling, st_max_length
+    from tctcb.encode import GRAPHS, ONNX_CONFIG, ONNX_FORMAT, POOLS, st_max_length
     from tctcb.models import BERT_FAMILY, DOC_MAX_LENGTH, ENCODER_FAMILY, QUERY_LENGTH, load_backbone
 
     if quantize not in (None, *QUANTIZE):
@@ -147,7 +147,7 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
     import onnxruntime
 
     src = source_model(model)
-    pooling = query_encoder_pooling(src, None, pooling)
+    pooling = model_pooling(src, pooling)
     backbone, tokenizer = load_backbone(src, families=BERT_FAMILY if pooling == "tct" else ENCODER_FAMILY)
     backbone.eval()
     max_length = DOC_MAX_LENGTH if pooling == "tct" else st_max_length(src)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._common import ExportError, source_model, writing
+from ._common import ExportError, model_pooling, source_model, writing
 
 __all__ = ["export_sentence_transformers", "ST_MODULES"]
 
@@ -29,11 +29,11 @@ def export_sentence_transformers(model, output, *, pooling: str | None = None, o
                                  progress: bool = True):
     """Write ``model`` (``st`` pooling) as a sentence-transformers folder ``output``; return its path."""
     from tctcb import __version__
-    from tctcb.encode import query_encoder_pooling, st_max_length
+    from tctcb.encode import st_max_length
     from tctcb.models import ENCODER_FAMILY, load_backbone
 
     src = source_model(model)
-    pooling = query_encoder_pooling(src, None, pooling)
+    pooling = model_pooling(src, pooling)
     if pooling != "st":
         raise ExportError(f"--model {model} is a TCT-ColBERT model (queries '[CLS] [Q] q' padded with [MASK] to 36 "
                           "tokens, pooled after 4 marker tokens), which sentence-transformers cannot express: "
