@@ -171,6 +171,16 @@ def test_bad_input_is_one_line(models, tmp_path, capsys):
     assert export_main(["--model", str(models["tct"]), "--format", "pylate", "--output", str(out)]) == 2
     _one_error_line(capsys, "--format")
 
+    broken = tmp_path / "broken-onnx"  # a damaged export: a truncated graph, then a missing one
+    shutil.copytree(models["tct-onnx"], broken)
+    (broken / "query.onnx").write_bytes((broken / "query.onnx").read_bytes()[:1000])
+    with pytest.raises(OnnxError, match="query.onnx: onnxruntime cannot load it"):
+        TctColBertQueryEncoder(broken).encode("statins")
+    (broken / "document.onnx").unlink()
+    assert encode_main(["--corpus", str(corpus), "--encoder", str(broken), "--output", str(tmp_path / "emb"),
+                        "--quiet"]) == 2
+    _one_error_line(capsys, "document.onnx", "missing")
+
     dense = tmp_path / "st-dense"  # a sentence-transformers model tctcb's st encoder does not compute
     shutil.copytree(models["st"], dense)
     mods = json.loads((dense / "modules.json").read_text())

@@ -22,8 +22,8 @@ import numpy as np
 
 from tctcb._command import UserError
 
-__all__ = ["ONNX_CONFIG", "ONNX_FORMAT", "GRAPHS", "INPUT_NAMES", "OUTPUT_NAME", "OnnxError", "OnnxRunner", "is_onnx_export", "read_onnx_config",
-           "resolve_backend", "export_command"]
+__all__ = ["ONNX_CONFIG", "ONNX_FORMAT", "GRAPHS", "INPUT_NAMES", "OUTPUT_NAME", "OnnxError", "OnnxRunner",
+           "is_onnx_export", "read_onnx_config", "resolve_backend", "export_command"]
 
 ONNX_CONFIG = "tctcb-onnx.json"
 ONNX_FORMAT = 1

@@ -186,9 +186,11 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
                 checks[pool].update(max_abs_diff_int8=qdiff, min_cosine_int8=qcos)
         tokenizer.save_pretrained(str(tmp))
         config = {
-            "format": ONNX_FORMAT, "pooling": pooling, "graphs": dict(GRAPHS[pooling]), "dimension": int(backbone.config.hidden_size),
-            "max_length": int(max_length), "query_length": QUERY_LENGTH if pooling == "tct" else None,
-            "quantize": quantize, "quantize_options": QUANTIZE_OPTIONS.get(quantize), "source": str(src), "model_type": backbone.config.model_type, "opset": OPSET,
+            "format": ONNX_FORMAT, "pooling": pooling, "graphs": dict(GRAPHS[pooling]),
+            "dimension": int(backbone.config.hidden_size), "max_length": int(max_length),
+            "query_length": QUERY_LENGTH if pooling == "tct" else None,
+            "quantize": quantize, "quantize_options": QUANTIZE_OPTIONS.get(quantize),
+            "source": str(src), "model_type": backbone.config.model_type, "opset": OPSET,
             "checks": checks, "created_by": f"tctcb {__version__}",
             "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         }
