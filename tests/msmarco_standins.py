@@ -7,8 +7,8 @@ and Hugging Face keep downloads, so that those commands run to the end without a
 
 - ``pyserini/indexes/<folder>``: Pyserini's cache (``$PYSERINI_CACHE``) with the folder Pyserini would unpack
   each prebuilt index into (``<tarball name>.<md5>``, from Pyserini's own tables): the flat FAISS indexes
-  ``msmarco-v1-passage.tct_colbert`` and ``msmarco-v1-passage.tct_colbert-v2-hnp`` (``index``, ``docid``: what
-  Pyserini's tarballs hold), the Lucene indexes
+  ``msmarco-v1-passage.tct_colbert`` and ``msmarco-v1-passage.tct_colbert-v2-hnp`` and the HNSW index
+  ``msmarco-v1-passage.tct_colbert.hnsw`` (``index``, ``docid``: what Pyserini's tarballs hold), the Lucene indexes
   ``msmarco-v1-passage`` and ``msmarco-v1-passage.d2q-t5`` (built by tctcb's Lucene builder, the second over
   the passages with synthetic "expansions" appended) and the impact index ``msmarco-v1-passage.splade-pp-ed``
   (tctcb's impact builder, SPLADE weights of the stand-in SPLADE model);
@@ -36,10 +36,11 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["DENSE", "ENCODERS", "LUCENE", "IMPACT", "StaleStandins", "build_standins", "standin_env",
+__all__ = ["DENSE", "HNSW", "ENCODERS", "LUCENE", "IMPACT", "StaleStandins", "build_standins", "standin_env",
            "pyserini_folder", "hf_snapshot"]
 
 DENSE = ("msmarco-v1-passage.tct_colbert", "msmarco-v1-passage.tct_colbert-v2-hnp")
+HNSW = "msmarco-v1-passage.tct_colbert.hnsw"  # the vectors of DENSE[0] in an HNSW index
 LUCENE = ("msmarco-v1-passage", "msmarco-v1-passage.d2q-t5")
 IMPACT = ("msmarco-v1-passage.splade-pp-ed",)
 TCT, TCT_V2 = "castorini/tct_colbert-msmarco", "castorini/tct_colbert-v2-hnp-msmarco"
@@ -216,7 +217,7 @@ def _move_index(built: Path, dest: Path, drop=("meta.json", "impact.json", "writ
         (dest / f).unlink(missing_ok=True)
 
 
-def _dense_index(dest: Path, encoder_dir: Path, passages: dict[str, str]) -> None:
+def _dense_index(dest: Path, encoder_dir: Path, passages: dict[str, str], hnsw_dest: Path | None = None) -> None:
     import faiss
 
     from tctcb.encode import TctColBertDocumentEncoder
@@ -224,11 +225,15 @@ def _dense_index(dest: Path, encoder_dir: Path, passages: dict[str, str]) -> Non
     enc = TctColBertDocumentEncoder(encoder_dir)
     pids = list(passages)
     vectors = enc.encode([passages[p] for p in pids]).astype("float32")
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    dest.mkdir(parents=True)
-    faiss.write_index(index, str(dest / "index"))
-    (dest / "docid").write_text("".join(p + "\n" for p in pids), encoding="utf-8")
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    for index, folder in ((flat, dest), (hnsw, hnsw_dest)):
+        if folder is None:
+            continue
+        index.add(vectors)
+        folder.mkdir(parents=True)
+        faiss.write_index(index, str(folder / "index"))
+        (folder / "docid").write_text("".join(p + "\n" for p in pids), encoding="utf-8")
 
 
 def build_standins(root, passages: int = 100) -> dict[str, str]:
@@ -251,7 +256,8 @@ def build_standins(root, passages: int = 100) -> dict[str, str]:
     pyserini = tmp / "pyserini"
     for seed, (index_name, model_id) in enumerate(zip(DENSE, (TCT, TCT_V2))):
         encoder = _place_model(hub, model_id, lambda p: _tiny_bert(p, seed))
-        _dense_index(pyserini_folder(pyserini, index_name), encoder, plain)
+        hnsw = pyserini_folder(pyserini, HNSW) if index_name == DENSE[0] else None
+        _dense_index(pyserini_folder(pyserini, index_name), encoder, plain, hnsw)
     work = tmp / "work"
     work.mkdir()
     with _tctcb_cache(work / "cache"):
