@@ -8,7 +8,7 @@ from pathlib import Path
 from tctcb._atomic import swap_dir, tmp_dir
 from tctcb._command import UserError
 
-__all__ = ["ExportError", "source_model", "model_pooling", "writing"]
+__all__ = ["ExportError", "source_model", "encoder_source", "model_pooling", "writing"]
 
 
 class ExportError(UserError, ValueError):
@@ -23,12 +23,20 @@ def source_model(model) -> Path:
     path = resolve_backbone(model)
     if is_onnx_export(path):
         raise ExportError(f"--model {model}: this is already an ONNX export ({ONNX_CONFIG}); export its source model")
+    return path.resolve() if path.exists() else path
+
+
+def encoder_source(model) -> Path:
+    """:func:`source_model`, for the bi-encoder exports (ONNX, sentence-transformers): a ColBERT teacher, or a
+    sentence-transformers folder tctcb's encoder would not compute exactly, is refused."""
+    path = source_model(model)
     teacher = [f for f in _TEACHER_FILES if (path / f).exists()]
     if teacher:
-        raise ExportError(f"--model {model} is a ColBERT teacher ({teacher[0]}): these exports are for bi-encoders "
-                          "(TCT-ColBERT students, sentence-transformers models)")
+        raise ExportError(f"--model {model} is a ColBERT teacher ({teacher[0]}): --format onnx and "
+                          "sentence-transformers are for bi-encoders (TCT-ColBERT students, sentence-transformers "
+                          "models); a teacher exports with --format pylate")
     _check_st_modules(path, model)
-    return path.resolve() if path.exists() else path
+    return path
 
 
 # files that mark a ColBERT teacher folder (tctcb's own, the ColBERT repo's)
@@ -52,7 +60,8 @@ def _check_st_modules(path: Path, model) -> None:
     extra = [k for k in kinds if k not in _ST_MODULES]
     if extra:
         raise ExportError(f"--model {model}: {f} has modules {extra} besides Transformer, Pooling and Normalize, "
-                          "which tctcb's sentence-transformers encoder does not compute")
+                          "which tctcb's sentence-transformers encoder does not compute (a PyLate ColBERT teacher: "
+                          "--format pylate)")
     for m in mods:
         cfg = path / str(m.get("path", "")) / "config.json"
         if str(m["type"]).endswith("Pooling") and cfg.is_file():

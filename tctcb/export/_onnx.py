@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import ExportError, model_pooling, source_model, writing
+from ._common import ExportError, encoder_source, model_pooling, writing
 
 __all__ = ["export_onnx", "QUANTIZE", "FP32_TOLERANCE"]
 
@@ -146,7 +146,7 @@ def export_onnx(model, output, *, pooling: str | None = None, quantize: str | No
     import onnx
     import onnxruntime
 
-    src = source_model(model)
+    src = encoder_source(model)
     pooling = model_pooling(src, pooling)
     backbone, tokenizer = load_backbone(src, families=BERT_FAMILY if pooling == "tct" else ENCODER_FAMILY)
     backbone.eval()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._common import ExportError, model_pooling, source_model, writing
+from ._common import ExportError, encoder_source, model_pooling, writing
 
 __all__ = ["export_sentence_transformers", "ST_MODULES"]
 
@@ -32,7 +32,7 @@ def export_sentence_transformers(model, output, *, pooling: str | None = None, o
     from tctcb.encode import st_max_length
     from tctcb.models import ENCODER_FAMILY, load_backbone
 
-    src = source_model(model)
+    src = encoder_source(model)
     pooling = model_pooling(src, pooling)
     if pooling != "st":
         raise ExportError(f"--model {model} is a TCT-ColBERT model (queries '[CLS] [Q] q' padded with [MASK] to 36 "
