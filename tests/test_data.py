@@ -48,6 +48,8 @@ TOPICS = {
     "nfcorpus-test": (323, 323, 12334),
     "scifact-train": (809, 809, 919),
     "scifact-test": (300, 300, 339),
+    "scifact-dev": (100, 100, 108),  # of scifact-train (SciFact has no dev split), and the rest of it:
+    "scifact-train-nodev": (709, 709, 811),
     "dl19-pool": (43, 43, 3834),  # 3,834 of the 9,139 judged pids are in the pool (one query each)
     "dl19-passage": (43, 43, 9260),
     "msmarco-dev": (6980, 6980, 7437),
@@ -361,3 +363,19 @@ def test_cli_subprocess_exit_code_and_clean_import(tmp_path):
     code = ("import sys, tctcb.data; heavy = [m for m in ('torch', 'pyserini', 'jnius', 'transformers') "
             "if m in sys.modules]; assert not heavy, heavy")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_scifact_dev_partitions_scifact_train(topic_sets):
+    """scifact-dev: the 100 scifact-train claims first by a seeded hash of their ids (recomputed here, so the list in
+    the catalog cannot drift from the rule); scifact-train-nodev: the other 709; together exactly scifact-train."""
+    import hashlib
+
+    from tctcb.data import _catalog
+
+    train, dev, rest = (topic_sets[n] for n in ("scifact-train", "scifact-dev", "scifact-train-nodev"))
+    first = sorted(train[0], key=lambda q: hashlib.sha256(f"tctcb scifact-dev 1:{q}".encode()).hexdigest())[:100]
+    assert sorted(dev[0], key=int) == sorted(first, key=int) == list(_catalog.SCIFACT_DEV_QIDS)
+    assert set(dev[0]).isdisjoint(rest[0]) and set(dev[0]) | set(rest[0]) == set(train[0])
+    assert {**dev[1], **rest[1]} == train[1] and all(train[0][q] == t for q, t in {**dev[0], **rest[0]}.items())
+    assert list(rest[0]) == [q for q in train[0] if q not in dev[0]]  # file order kept
+    assert dev[0]["0"] == train[0]["0"] and "2" in rest[0]

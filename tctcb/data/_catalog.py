@@ -77,7 +77,8 @@ COLLECTIONS: dict[str, dict] = {
     "cranfield": {"files": ["cranfield/cran.tar.gz"], "docs": 1400, "topic_sets": ["cranfield"]},
     "nfcorpus": {"files": ["nfcorpus/nfcorpus.zip"], "docs": 3633,
                  "topic_sets": ["nfcorpus-train", "nfcorpus-dev", "nfcorpus-test"]},
-    "scifact": {"files": ["scifact/scifact.zip"], "docs": 5183, "topic_sets": ["scifact-train", "scifact-test"]},
+    "scifact": {"files": ["scifact/scifact.zip"], "docs": 5183,
+                "topic_sets": ["scifact-train", "scifact-test", "scifact-dev", "scifact-train-nodev"]},
     "dl19-pool": {"files": list(RANKLLM_PATHS), "docs": 10852, "topic_sets": ["dl19-pool"]},
 }
 
@@ -97,6 +98,11 @@ TOPIC_SETS: dict[str, dict] = {
                       "queries": 809, "judged": 809, "qrels": 919},
     "scifact-test": {"collection": "scifact", "files": ["scifact/scifact.zip"],
                      "queries": 300, "judged": 300, "qrels": 339},
+    # SciFact has no dev split: SCIFACT_DEV_QIDS of scifact-train, and the rest of it
+    "scifact-dev": {"collection": "scifact", "files": ["scifact/scifact.zip"],
+                    "queries": 100, "judged": 100, "qrels": 108},
+    "scifact-train-nodev": {"collection": "scifact", "files": ["scifact/scifact.zip"],
+                            "queries": 709, "judged": 709, "qrels": 811},
     # DL19 qrels restricted to the pool: 3,834 of the 9,260 judgements (one per judged pid in the pool).
     "dl19-pool": {"collection": "dl19-pool",
                   "files": ["msmarco-passage/topics.dl19-passage.txt", "msmarco-passage/qrels.dl19-passage.txt",
@@ -110,6 +116,20 @@ TOPIC_SETS: dict[str, dict] = {
                               "msmarco-passage/qrels.msmarco-passage.dev-subset.txt"],
                     "queries": 6980, "judged": 6980, "qrels": 7437},
 }
+
+#: scifact-dev: SciFact has no dev split, so 100 of scifact-train's 809 claims are set aside -- the first 100 when
+#: the claim ids are ordered by sha256(SCIFACT_DEV_SEED + ":" + id) (a seeded hash: fixed, independent of file
+#: order; tests/test_data.py recomputes it).  scifact-train-nodev is the other 709; scifact-train stays whole.
+SCIFACT_DEV_SEED = "tctcb scifact-dev 1"
+SCIFACT_DEV_QIDS: tuple[str, ...] = (
+    "0", "21", "41", "77", "82", "105", "119", "138", "153", "161", "178", "200", "204", "205", "226", "258", "272",
+    "277", "296", "308", "313", "325", "335", "339", "351", "352", "356", "361", "366", "369", "375", "396", "401",
+    "407", "414", "416", "426", "455", "456", "470", "480", "482", "504", "571", "580", "594", "595", "612", "670",
+    "682", "683", "686", "703", "704", "739", "740", "752", "771", "779", "791", "807", "813", "828", "838", "863",
+    "877", "893", "908", "926", "934", "939", "940", "944", "992", "999", "1015", "1016", "1036", "1042", "1091",
+    "1101", "1162", "1169", "1173", "1178", "1190", "1209", "1220", "1234", "1235", "1238", "1244", "1255", "1275",
+    "1347", "1351", "1355", "1360", "1361", "1380",
+)
 
 #: other names for topic sets (Pyserini's names)
 ALIASES: dict[str, str] = {"msmarco-passage-dev-subset": "msmarco-dev"}

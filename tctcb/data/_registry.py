@@ -116,6 +116,19 @@ def _scifact(member: str):
     return load
 
 
+def _scifact_dev(keep: bool):
+    """scifact-train's claims in (``keep``) or out of :data:`catalog.SCIFACT_DEV_QIDS`, in file order."""
+    def load(d):
+        topics, qrels = _scifact("claims_train.csv")(d)
+        dev = set(catalog.SCIFACT_DEV_QIDS)
+        missing = dev - set(topics)
+        if missing:
+            raise DataError(f"scifact/scifact.zip!claims_train.csv lacks the scifact-dev claims {sorted(missing)[:5]}")
+        return ({q: t for q, t in topics.items() if (q in dev) == keep},
+                {q: j for q, j in qrels.items() if (q in dev) == keep})
+    return load
+
+
 def _dl19_pool(d):
     topics, qrels = _trec_pair("msmarco-passage/topics.dl19-passage.txt", "msmarco-passage/qrels.dl19-passage.txt")(d)
     pool = {doc.docid for doc in _docs_dl19_pool(d)}
@@ -129,6 +142,7 @@ _TOPIC_READERS: dict[str, Callable[[PathLike], tuple[dict[str, str], Qrels]]] = 
     "cranfield": _cranfield,
     "nfcorpus-train": _nfcorpus("train"), "nfcorpus-dev": _nfcorpus("dev"), "nfcorpus-test": _nfcorpus("test"),
     "scifact-train": _scifact("claims_train.csv"), "scifact-test": _scifact("claims_validation.csv"),
+    "scifact-dev": _scifact_dev(True), "scifact-train-nodev": _scifact_dev(False),
     "dl19-pool": _dl19_pool,
     "dl19-passage": _trec_pair("msmarco-passage/topics.dl19-passage.txt", "msmarco-passage/qrels.dl19-passage.txt"),
     "msmarco-dev": _trec_pair("msmarco-passage/topics.msmarco-passage.dev-subset.txt",
