@@ -240,7 +240,7 @@ def build_standins(root, passages: int = 100) -> dict[str, str]:
     """Build the stand-ins under ``root`` (once: a complete folder whose files match its manifest is reused)
     and return :func:`standin_env`. Raises :class:`StaleStandins` for a folder that does not match."""
     root = Path(root).resolve()
-    if root.exists():
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):  # an empty folder is built into
         _check(root, passages)
         return standin_env(root)
     from tctcb import java
@@ -249,28 +249,32 @@ def build_standins(root, passages: int = 100) -> dict[str, str]:
     tmp = root.with_name(root.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    java.start()
-    plain, expanded = _passages(passages)
-    hub = tmp / "hf" / "hub"
-    splade = _place_model(hub, SPLADE, _tiny_splade)
-    pyserini = tmp / "pyserini"
-    for seed, (index_name, model_id) in enumerate(zip(DENSE, (TCT, TCT_V2))):
-        encoder = _place_model(hub, model_id, lambda p: _tiny_bert(p, seed))
-        hnsw = pyserini_folder(pyserini, HNSW) if index_name == DENSE[0] else None
-        _dense_index(pyserini_folder(pyserini, index_name), encoder, plain, hnsw)
-    work = tmp / "work"
-    work.mkdir()
-    with _tctcb_cache(work / "cache"):
-        bow = build_lucene_index(_register(work, "standin", plain))
-        d2q = build_lucene_index(_register(work, "standind2q", expanded))
-        impact = build_impact_index("standin", splade, work / "impact")
-    _move_index(bow, pyserini_folder(pyserini, LUCENE[0]))
-    _move_index(d2q, pyserini_folder(pyserini, LUCENE[1]))
-    _move_index(impact, pyserini_folder(pyserini, IMPACT[0]))
-    shutil.rmtree(work)
-    (tmp / "passages.tsv").write_text("".join(f"{p}\t{t}\n" for p, t in plain.items()), encoding="utf-8")
-    (tmp / MANIFEST).write_text(json.dumps({"passages": passages, "files": _placed(tmp)}, indent=1) + "\n")
-    tmp.rename(root)
+    try:
+        java.start()
+        plain, expanded = _passages(passages)
+        hub = tmp / "hf" / "hub"
+        splade = _place_model(hub, SPLADE, _tiny_splade)
+        pyserini = tmp / "pyserini"
+        for seed, (index_name, model_id) in enumerate(zip(DENSE, (TCT, TCT_V2))):
+            encoder = _place_model(hub, model_id, lambda p: _tiny_bert(p, seed))
+            hnsw = pyserini_folder(pyserini, HNSW) if index_name == DENSE[0] else None
+            _dense_index(pyserini_folder(pyserini, index_name), encoder, plain, hnsw)
+        work = tmp / "work"
+        work.mkdir()
+        with _tctcb_cache(work / "cache"):
+            bow = build_lucene_index(_register(work, "standin", plain))
+            d2q = build_lucene_index(_register(work, "standind2q", expanded))
+            impact = build_impact_index("standin", splade, work / "impact")
+        _move_index(bow, pyserini_folder(pyserini, LUCENE[0]))
+        _move_index(d2q, pyserini_folder(pyserini, LUCENE[1]))
+        _move_index(impact, pyserini_folder(pyserini, IMPACT[0]))
+        shutil.rmtree(work)
+        (tmp / "passages.tsv").write_text("".join(f"{p}\t{t}\n" for p, t in plain.items()), encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps({"passages": passages, "files": _placed(tmp)}, indent=1) + "\n")
+        tmp.rename(root)
+    except BaseException:  # nothing half-built is left behind (a rerun starts afresh)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return standin_env(root)
 
 
@@ -285,9 +289,11 @@ def main(argv=None) -> int:
     p.add_argument("dir", help="folder for the stand-in caches (built once, then checked and reused)")
     p.add_argument("--passages", type=int, default=100)
     args = p.parse_args(argv)
+    from tctcb._command import UserError
+
     try:
         env = build_standins(args.dir, args.passages)
-    except StaleStandins as e:
+    except (StaleStandins, UserError) as e:  # a changed stand-in folder; no topics/qrels in $TCTCB_DATA
         print(f"error: {e}", file=sys.stderr)
         return 2
     for k, v in env.items():
