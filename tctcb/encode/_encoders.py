@@ -7,8 +7,13 @@ because documents are tokenized once without padding, sorted by length and cut i
 budget (little padding), run under ``torch.inference_mode``, and queries -- always exactly 36 tokens --
 are encoded in batches (Pyserini encodes them one at a time).
 
-``SentenceTransformerEncoder`` is the sentence-transformers format of the same backbone (``[CLS] text
-[SEP]``, mean over all tokens, L2-normalised), for the zero-shot baseline.
+``SentenceTransformerEncoder`` encodes the student format ``mean`` (``[CLS] text [SEP]``, mean over all
+attended tokens, L2-normalised): a ``mean`` student saved by :meth:`tctcb.models.TctColBert.save_pretrained`, or
+a sentence-transformers folder such as all-MiniLM-L6-v2 (the zero-shot baseline) -- the vectors of Pyserini's
+``AutoQueryEncoder`` / ``AutoDocumentEncoder`` with ``pooling="mean", l2_norm=True``.  ``st`` is that format's
+older name, still accepted wherever a pooling is given or recorded.
+
+:func:`choose_format` decides which format a model folder is encoded in (once, for every command).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import torch
 
 from tctcb._command import UserError
 from tctcb.models import (
+    STUDENT_CONFIG,
     BERT_FAMILY,
     ENCODER_FAMILY,
     load_backbone,
@@ -29,9 +35,14 @@ from tctcb.models import (
     DOC_MAX_LENGTH,
     QUERY_LENGTH,
     SKIP_TOKENS,
+    StudentFormatError,
+    canonical_format,
     mean_pool,
+    normalized_mean_pool,
     passage_strings,
     query_strings,
+    st_max_length,
+    student_format,
 )
 
 __all__ = [
@@ -42,6 +53,9 @@ __all__ = [
     "load_document_encoder",
     "load_query_encoder",
     "POOLINGS",
+    "POOLING_CHOICES",
+    "FormatChoice",
+    "choose_format",
     "query_encoder_pooling",
     "st_pool",
     "st_embed",
@@ -50,7 +64,9 @@ __all__ = [
     "POOLS",
 ]
 
-POOLINGS = ("tct", "st")
+POOLINGS = ("tct", "mean")
+#: what a ``--pooling`` option accepts: the formats, and ``st`` (= ``mean``) so that recorded commands keep working
+POOLING_CHOICES = ("tct", "mean", "st")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Per-batch budgets.  On CPU small batches are faster per token (activations stay in cache): on
 # this project's 2-core CPU, 300 NFCorpus passages took 8% less time at 2,048 tokens per batch than
@@ -80,9 +96,8 @@ class EncodeStats:
         return {"count": self.count, "empty": self.empty, "truncated": self.truncated}
 
 
-def st_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Sentence-transformers pooling: masked mean over every token, L2-normalised."""
-    return torch.nn.functional.normalize(mean_pool(hidden, mask, skip=0), p=2, dim=-1)
+#: format ``mean``'s pooling (sentence-transformers' mean + Normalize): masked mean over every token, L2-normalised
+st_pool = normalized_mean_pool
 
 
 def tct_query_pool(hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -91,7 +106,8 @@ def tct_query_pool(hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
 
 
 #: the poolings by name: the engine's runners (PyTorch model, ONNX graph) take a name, so that an exported graph
-#: computes the same function (``python -m tctcb.export`` traces these into the graphs)
+#: computes the same function (``python -m tctcb.export`` traces these into the graphs); ``st`` is format ``mean``'s
+#: (the name ONNX exports record for their graph)
 POOLS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "tct-query": tct_query_pool,
     "tct-document": mean_pool,
@@ -196,6 +212,29 @@ class _Engine:
         return out
 
 
+_USE = {
+    "tct": "tctcb.encode.TctColBertQueryEncoder / TctColBertDocumentEncoder (pooling tct; in Pyserini: "
+           "TctColBertQueryEncoder / TctColBertDocumentEncoder)",
+    "mean": "tctcb.encode.SentenceTransformerEncoder (pooling mean; in Pyserini: AutoQueryEncoder / "
+            "AutoDocumentEncoder with pooling='mean', l2_norm=True)",
+}
+
+
+def _recorded_format(encoder_dir, cls_name: str, pooling: str):
+    """The :class:`~tctcb.models.StudentFormat` of a model folder; a :class:`~tctcb.models.StudentFormatError`
+    naming the class to use instead when the folder records a format other than ``pooling`` (an ONNX export
+    records its pooling itself: None)."""
+    from ._onnx import is_onnx_export
+
+    if encoder_dir is None or is_onnx_export(encoder_dir):
+        return None
+    fmt = student_format(encoder_dir)
+    if (Path(encoder_dir) / STUDENT_CONFIG).is_file() and fmt.format != pooling:
+        raise StudentFormatError(f"{encoder_dir} is a {fmt.format!r} student ({fmt.source}): {cls_name} encodes "
+                                 f"format {pooling!r}; use {_USE[fmt.format]}")
+    return fmt
+
+
 class TctColBertQueryEncoder:
     """TCT-ColBERT queries, as ``pyserini.encode.TctColBertQueryEncoder`` (plus a batch path)."""
 
@@ -205,6 +244,7 @@ class TctColBertQueryEncoder:
 
     def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_size: int = 256,
                  backend: str | None = None, **kwargs):
+        _recorded_format(encoder_dir, type(self).__name__, "tct")
         self._engine = _Engine(encoder_dir, device, dtype, backend=backend, pools=("tct-query",))
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
@@ -240,6 +280,7 @@ class TctColBertDocumentEncoder:
 
     def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_tokens: int | None = None,
                  max_length: int | None = None, backend: str | None = None, **kwargs):
+        _recorded_format(encoder_dir, type(self).__name__, "tct")
         self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, backend=backend, pools=("tct-document",))
         self.tokenizer = self._engine.tokenizer
         self.model = self._engine.model
@@ -276,20 +317,8 @@ class TctColBertDocumentEncoder:
         return self.encode_ids(ids)
 
 
-def st_max_length(encoder_dir) -> int:
-    """The sentence-transformers input limit of a model folder: ``max_seq_length`` of its
-    ``sentence_bert_config.json``, else 512."""
-    cfg = Path(encoder_dir) / "sentence_bert_config.json" if encoder_dir is not None else None
-    if cfg is not None and cfg.is_file():
-        try:
-            return int(json.loads(cfg.read_text()).get("max_seq_length") or 512)
-        except (ValueError, json.JSONDecodeError):
-            pass
-    return 512
-
-
 def st_embed(model, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
-    """Sentence-transformers embeddings of ``texts`` in one torch call (``[CLS] text [SEP]``, :func:`st_pool`), on
+    """Format ``mean`` embeddings of ``texts`` in one torch call (``[CLS] text [SEP]``, :func:`st_pool`), on
     the model's device, in the autograd graph when gradients are on: what the trainer uses (the anchor, dense
     mining).  :class:`SentenceTransformerEncoder` encodes the same way for inference, in token-budget batches."""
     enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding="longest", add_special_tokens=True,
@@ -299,22 +328,27 @@ def st_embed(model, tokenizer, texts: Sequence[str], max_length: int) -> torch.T
 
 
 class SentenceTransformerEncoder:
-    """sentence-transformers format (``[CLS] text [SEP]``, masked mean over all tokens, L2-normalised,
-    ``max_seq_length`` from ``sentence_bert_config.json``) for both queries and documents.  Any BERT or
-    MPNet folder (e.g. ``all-mpnet-base-v2``, resolved by name: :func:`tctcb.models._backbone.resolve_backbone`).
+    """Format ``mean`` (``[CLS] text [SEP]``, masked mean over all tokens, L2-normalised) for queries and
+    documents, truncated at the folder's recorded ``query_max_length`` / ``doc_max_length`` (a student's
+    ``tctcb_student.json``; else ``max_seq_length`` from ``sentence_bert_config.json`` for both).  Any BERT or
+    MPNet folder (e.g. ``all-mpnet-base-v2``, resolved by name: :func:`tctcb.models._backbone.resolve_backbone`);
+    a folder recorded as a ``tct`` student is refused.
 
     ``encode(str)`` -> ``[d]`` (a query), ``encode(list, titles=None)`` -> ``[n, d]`` (documents;
     with titles the text is ``title + " " + text``, stripped, as MTEB/BEIR do)."""
 
     plans_batches = True  # encode_batch sorts by length and batches by budget itself
 
-    pooling = "st"
+    pooling = "mean"
 
     def __init__(self, encoder_dir=None, device="cpu", dtype: str | None = "fp32", batch_tokens: int | None = None,
-                 max_length: int | None = None, backend: str | None = None, **kwargs):
+                 max_length: int | None = None, backend: str | None = None, query_max_length: int | None = None,
+                 **kwargs):
         from tctcb.models import resolve_backbone
 
         encoder_dir = resolve_backbone(encoder_dir)
+        fmt = _recorded_format(encoder_dir, type(self).__name__, "mean")
+        recorded = fmt is not None and fmt.format == "mean"
         self._engine = _Engine(encoder_dir, device, dtype, batch_tokens, families=ENCODER_FAMILY, backend=backend,
                                pools=("st",))
         self.tokenizer = self._engine.tokenizer
@@ -322,18 +356,24 @@ class SentenceTransformerEncoder:
         self.device = self._engine.device
         self.dimension = self._engine.dimension
         self.backend, self.dtype = self._engine.backend, self._engine.dtype  # what encoded (recorded in meta.json)
-        self.max_length = int(max_length or self._engine.max_length or st_max_length(encoder_dir))
+        self.max_length = int(max_length or self._engine.max_length
+                              or (fmt.doc_max_length if recorded else st_max_length(encoder_dir)))
+        self.query_max_length = int(query_max_length or self._engine.max_length
+                                    or (fmt.query_max_length if recorded else st_max_length(encoder_dir)))
         self.stats = EncodeStats()
 
-    def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> tuple[list[list[int]], EncodeStats]:
+    def tokenize(self, texts: Sequence[str], titles: Sequence[str] | None = None,
+                 max_length: int | None = None) -> tuple[list[list[int]], EncodeStats]:
+        """Token ids of documents (``max_length`` default: the document limit) plus counts of empty and truncated ones."""
+        max_length = max_length or self.max_length
         if titles is not None:
             texts = [f"{t} {x}".strip() for t, x in zip(titles, texts)]
-        ids = self.tokenizer(list(texts), max_length=self.max_length + 1, truncation=True,
+        ids = self.tokenizer(list(texts), max_length=max_length + 1, truncation=True,
                              add_special_tokens=True)["input_ids"]
         st = EncodeStats(count=len(ids))
         for i, x in enumerate(ids):
-            if len(x) > self.max_length:
-                ids[i] = x[:self.max_length - 1] + [x[-1]]  # keep [SEP], as truncation to max_length does
+            if len(x) > max_length:
+                ids[i] = x[:max_length - 1] + [x[-1]]  # keep [SEP], as truncation to max_length does
                 st.truncated += 1
             if len(x) <= 2:
                 st.empty += 1
@@ -343,7 +383,8 @@ class SentenceTransformerEncoder:
         return self._engine.run(ids, "st")
 
     def encode_batch(self, queries: Sequence[str], **kwargs) -> np.ndarray:
-        ids, _ = self.tokenize(list(queries))
+        """``[n, d]`` query embeddings (truncated at the query limit)."""
+        ids, _ = self.tokenize(list(queries), max_length=self.query_max_length)
         return self.encode_ids(ids)
 
     def encode(self, texts, titles: Sequence[str] | None = None, **kwargs) -> np.ndarray:
@@ -354,55 +395,90 @@ class SentenceTransformerEncoder:
         return self.encode_ids(ids)
 
 
-def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: str | None) -> str:
-    """``tct`` or ``st``: as requested, else as the index's meta.json records, else by the encoder's files
-    (a sentence-transformers folder has ``modules.json``).  An ONNX export computes one pooling, the one its
-    ``tctcb-onnx.json`` records: another one requested, or recorded by the index, is an error."""
+@dataclass(frozen=True)
+class FormatChoice:
+    """The format a model folder is encoded in (``tct`` or ``mean``) and how that was decided."""
+
+    pooling: str
+    source: str
+
+    def line(self) -> str:
+        """What the commands print: ``format: mean (recorded in DIR/tctcb_student.json)``."""
+        return f"format: {self.pooling} ({self.source})"
+
+
+def _meta_pooling(index_dir) -> tuple[str | None, Path | None]:
+    meta = Path(index_dir) / "meta.json" if index_dir is not None else None
+    if meta is None or not meta.is_file():
+        return None, None
+    try:
+        pooling = json.loads(meta.read_text()).get("pooling")
+    except (ValueError, AttributeError):
+        return None, meta
+    try:
+        return (canonical_format(str(pooling)) if pooling else None), meta
+    except ValueError:
+        return None, meta
+
+
+def choose_format(encoder_dir, index_dir=None, requested: str | None = None) -> FormatChoice:
+    """The format ``encoder_dir`` is encoded in: an ONNX export's own; else the folder's record
+    (``tctcb_student.json``); else ``requested``; else the index's ``meta.json``; else ``mean`` for a
+    sentence-transformers folder (``modules.json``), else ``tct``.  ``st`` is read as ``mean``.  A request, or an
+    index, that contradicts the export or the record is a one-line :class:`~tctcb._command.UserError`."""
     from ._onnx import OnnxError, is_onnx_export, read_onnx_config
 
+    requested = canonical_format(requested) if requested else None
+    recorded_by_index, meta = _meta_pooling(index_dir)
     if is_onnx_export(encoder_dir):
-        pooling = read_onnx_config(encoder_dir)["pooling"]
+        pooling = canonical_format(read_onnx_config(encoder_dir)["pooling"])
         if requested and requested != pooling:
             raise OnnxError(f"--pooling {requested}: the ONNX export {encoder_dir} computes pooling {pooling!r} "
                             "(export the model again with the pooling you want)")
-        meta = Path(index_dir) / "meta.json" if index_dir is not None else None
-        try:
-            recorded = json.loads(meta.read_text()).get("pooling") if meta is not None and meta.is_file() else None
-        except ValueError:
-            recorded = None
-        if recorded and recorded != pooling:
+        if recorded_by_index and recorded_by_index != pooling:
             raise OnnxError(f"the ONNX export {encoder_dir} computes pooling {pooling!r} but {meta} records "
-                            f"{recorded!r}: queries must be encoded as the documents were")
-        return pooling
+                            f"{recorded_by_index!r}: queries must be encoded as the documents were")
+        return FormatChoice(pooling, f"the ONNX export's {Path(encoder_dir) / 'tctcb-onnx.json'}")
+    fmt = student_format(encoder_dir) if encoder_dir is not None else None
+    if fmt is not None and (Path(encoder_dir) / STUDENT_CONFIG).is_file():
+        if requested and requested != fmt.format:
+            raise StudentFormatError(f"--pooling {requested}: {encoder_dir} is a {fmt.format!r} student ({fmt.source}); "
+                                     "drop --pooling")
+        if recorded_by_index and recorded_by_index != fmt.format:
+            raise StudentFormatError(f"{encoder_dir} is a {fmt.format!r} student ({fmt.source}) but the index's {meta} "
+                                     f"records pooling {recorded_by_index!r}: encode queries with the model that "
+                                     "encoded the documents")
+        return FormatChoice(fmt.format, fmt.source)
     if requested:
-        return requested
-    if index_dir is not None:
-        meta = Path(index_dir) / "meta.json"
-        if meta.is_file():
-            try:
-                pooling = json.loads(meta.read_text()).get("pooling")
-            except ValueError:
-                pooling = None
-            if pooling:
-                return str(pooling)
-    return "st" if (Path(encoder_dir) / "modules.json").is_file() else "tct"
+        return FormatChoice(requested, "--pooling")
+    if recorded_by_index:
+        return FormatChoice(recorded_by_index, f"recorded in {meta}")
+    if fmt is None:
+        return FormatChoice("tct", "the default")
+    return FormatChoice(fmt.format, fmt.source)
 
 
-def load_document_encoder(encoder_dir, pooling: str = "tct", **kwargs):
-    """The document encoder for ``pooling`` (``"tct"`` or ``"st"``); ``backend=`` (in ``kwargs``): ``"torch"``,
-    ``"onnx"`` or None (ONNX for an export folder of ``python -m tctcb.export``, else PyTorch)."""
-    if pooling == "tct":
+def query_encoder_pooling(encoder_dir: Path, index_dir: Path | None, requested: str | None) -> str:
+    """:func:`choose_format`'s format under the names callers from before ``mean`` compare with: ``tct`` or
+    ``st`` (= ``mean``; :func:`load_query_encoder` and :func:`load_document_encoder` take either)."""
+    pooling = choose_format(encoder_dir, index_dir, requested).pooling
+    return "st" if pooling == "mean" else pooling
+
+
+def load_document_encoder(encoder_dir, pooling: str | None = None, **kwargs):
+    """The document encoder for ``pooling`` (``"tct"`` or ``"mean"``, alias ``"st"``; None: the folder's own, as
+    :func:`choose_format` decides); ``backend=`` (in ``kwargs``): ``"torch"``, ``"onnx"`` or None (ONNX for an
+    export folder of ``python -m tctcb.export``, else PyTorch)."""
+    if canonical_format(pooling or choose_format(encoder_dir).pooling) == "tct":
         return TctColBertDocumentEncoder(encoder_dir, **kwargs)
-    if pooling == "st":
-        return SentenceTransformerEncoder(encoder_dir, **kwargs)
-    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    return SentenceTransformerEncoder(encoder_dir, **kwargs)
 
 
-def load_query_encoder(encoder_dir, pooling: str = "tct", **kwargs):
-    """The query encoder for ``pooling``; an index's ``meta.json`` records which one it was built with.  ``backend=``
-    as for :func:`load_document_encoder` (an ONNX export folder is encoded through its graph)."""
-    if pooling == "tct":
+def load_query_encoder(encoder_dir, pooling: str | None = None, **kwargs):
+    """The query encoder for ``pooling`` (None: the folder's own, as :func:`choose_format` decides; an index's
+    ``meta.json`` records which one it was built with).  ``backend=`` as for :func:`load_document_encoder` (an ONNX
+    export folder is encoded through its graph).  ``DenseSearcher(index_dir, load_query_encoder(checkpoint))``
+    encodes queries as the checkpoint's format says."""
+    if canonical_format(pooling or choose_format(encoder_dir).pooling) == "tct":
         return TctColBertQueryEncoder(encoder_dir, **kwargs)
-    if pooling == "st":
-        return SentenceTransformerEncoder(encoder_dir, **kwargs)
-    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    return SentenceTransformerEncoder(encoder_dir, **kwargs)

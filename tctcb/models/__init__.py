@@ -1,4 +1,5 @@
-"""Models: the ColBERT teacher and the TCT-ColBERT student (Hugging Face format checkpoints)."""
+"""Models: the ColBERT teacher and the TCT-ColBERT student (Hugging Face format checkpoints; the student's format,
+``tct`` or ``mean``, recorded beside it)."""
 from importlib import import_module
 
 _WHERE = {
@@ -7,6 +8,15 @@ _WHERE = {
     "DOC_MAX_LENGTH": "._student",
     "SKIP_TOKENS": "._student",
     "mean_pool": "._student",
+    "normalized_mean_pool": "._student",
+    "STUDENT_CONFIG": "._format",
+    "STUDENT_FORMATS": "._format",
+    "FORMAT_ALIASES": "._format",
+    "StudentFormat": "._format",
+    "StudentFormatError": "._format",
+    "student_format": "._format",
+    "canonical_format": "._format",
+    "st_max_length": "._format",
     "query_strings": "._student",
     "passage_strings": "._student",
     "ColBERT": "._colbert",

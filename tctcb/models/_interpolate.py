@@ -64,6 +64,13 @@ def _check_pair(start: Path, end: Path) -> list[str]:
         fa, fb = start / name, end / name
         if fa.is_file() != fb.is_file() or (fa.is_file() and not _same_vocab_file(fa, fb)):
             raise InterpolationError(f"{start} and {end} have different tokenizers ({name} differs)")
+    from ._format import STUDENT_CONFIG, student_format
+
+    if (start / STUDENT_CONFIG).is_file() or (end / STUDENT_CONFIG).is_file():
+        fa, fb = student_format(start), student_format(end)
+        if fa.record() != fb.record():
+            raise InterpolationError(f"{start} and {end} are students in different formats: {fa.record()} "
+                                     f"({fa.source}) vs {fb.record()} ({fb.source})")
     return wa
 
 
