@@ -387,3 +387,53 @@ def test_anchor_only_needs_an_anchor_and_no_kd(tiny_dir, tmp_path):
     with pytest.raises(ValueError, match="anchor_only needs"):  # no anchor given
         student_step_loss(data_parallel(TctColBert.from_pretrained(tiny_dir)), data, ex, cfg,
                           ce=InBatchCrossEntropyLoss())
+
+
+# ---------------------------------------------------------------- student format mean
+
+
+def test_student_scale_applies_to_mean_students_only(tiny_dir, tmp_path):
+    """--student-scale multiplies a normalised (mean) student's in-batch cosines; a tct student's dot products
+    (and so its loss) are the same whatever the setting."""
+    from tctcb.train._distributed import data_parallel
+    from tctcb.train._steps import student_step_loss
+
+    data = _data()
+    ex = data.batch(0, 4, 0)
+    ce = InBatchCrossEntropyLoss()
+
+    def step(fmt, scale):
+        torch.manual_seed(0)
+        model = TctColBert.from_pretrained(tiny_dir, fmt).eval()
+        cfg = _cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, student_format=fmt, student_scale=scale)
+        with torch.no_grad():
+            return student_step_loss(data_parallel(model), data, ex, cfg, ce=ce), model
+
+    (a, _), (b, _) = step("tct", 1.0), step("tct", 50.0)
+    assert torch.equal(a.scores, b.scores) and a.loss.item() == b.loss.item()
+    (m1, model), (m20, _) = step("mean", 1.0), step("mean", 20.0)
+    assert m1.scores.abs().max() <= 1 + 1e-5  # cosines
+    assert torch.allclose(m20.scores, 20 * m1.scores, atol=1e-5) and m20.loss.item() != m1.loss.item()
+    with torch.no_grad():
+        q = model.encode_query([data.topics[e.qid] for e in ex])
+        p = model.encode_passage([data.corpus[d] for e in ex for d in e.docids], max_length=16)
+    assert torch.allclose(m1.scores, q @ p.T, atol=1e-5)
+
+
+def test_mean_student_trains_saves_its_format_and_resumes(tiny_dir, tmp_path):
+    data = _data()
+    cfg = _cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, student_format="mean", max_steps=4)
+    tr = Trainer(cfg, data, TctColBert.from_pretrained(tiny_dir, "mean"))
+    tr.train()
+    rec = json.loads((tmp_path / "run" / "model" / "tctcb_student.json").read_text())
+    assert rec["format"] == "mean"
+    ckpt = tmp_path / "run" / "checkpoints" / "step-0000002"
+    import functools
+
+    again = Trainer(_cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, student_format="mean", max_steps=4), data,
+                    TctColBert.from_pretrained(tiny_dir, "mean"))
+    again.resume_from(ckpt, functools.partial(TctColBert.from_pretrained, student_format="mean"))
+    assert again.step == 2 and again.model.fmt.format == "mean"
+    with pytest.raises(TrainingError, match="student_format"):  # the setting is part of what is learned
+        Trainer(_cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, max_steps=4), data,
+                TctColBert.from_pretrained(tiny_dir)).resume_from(ckpt, TctColBert.from_pretrained)

@@ -97,8 +97,9 @@ def _prepare_output(cfg: TrainConfig, log) -> None:
 
 
 def _miner(cfg: TrainConfig) -> tuple[Path, str]:
-    """(model folder, pooling) that mines dense negatives: ``--mine-with`` (sentence-transformers form if the
-    folder has ``modules.json``, else a TCT-ColBERT checkpoint), or the backbone in sentence-transformers form."""
+    """(model folder, pooling) that mines dense negatives: ``--mine-with`` in its own format (its record; else
+    ``st`` = mean if the folder has ``modules.json``, else a TCT-ColBERT checkpoint), or the backbone in format
+    mean (``st``: the name the negatives cache keys were made with)."""
     if not cfg.mine_with:
         from tctcb.models import default_backbone_dir
 
@@ -114,8 +115,10 @@ def _model_tag(path: Path, pooling: str) -> str:
     (a student retrained into the same folder gets a new key)."""
     import hashlib
 
+    from tctcb.models import STUDENT_CONFIG
+
     parts = [str(path.resolve()), pooling]
-    if pooling == "tct":
+    if pooling == "tct" or (path / STUDENT_CONFIG).is_file():  # a trained student (either format), not a fixed backbone
         for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
             st = f.stat()
             parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
@@ -151,7 +154,7 @@ def _mine(cfg: TrainConfig, data: TrainingData, log) -> None:
 
         miner, pooling = _miner(cfg)
         cache = cache_dir() / "train" / f"negatives-{key}-{miner.name}-{_model_tag(miner, pooling)}.json"
-        how = "TCT-ColBERT encoding" if pooling == "tct" else "sentence-transformers pooling"
+        how = "TCT-ColBERT encoding" if pooling == "tct" else "format mean: normalised mean pooling"
         log(f"mining dense negatives with {miner} ({how}), top {cfg.negative_depth}")
         ranked = mine_dense_negatives(miner, data.corpus, {q: data.topics[q] for q in data.qids}, cfg.negative_depth,
                                       cache, cfg.quiet, pooling=pooling)
@@ -184,6 +187,10 @@ def _training_data(cfg: TrainConfig, log):
                      cfg.quiet)
         if isinstance(cfg, TeacherConfig) or cfg.dev_mode == "rerank":
             dev.bm25_candidates()  # (else at the first evaluation, in every process at once)
+        shared = set(dev.qids) & set(data.qids)
+        if shared:  # e.g. scifact-train with scifact-dev, which is part of it: train on scifact-train-nodev
+            log(f"warning: {len(shared)} of the {len(dev.qids)} dev queries ({dev_set}) are training queries "
+                f"({topic_set}): dev scores will flatter the model (for SciFact: --split train-nodev --dev-split dev)")
     return data, dev
 
 
@@ -251,8 +258,13 @@ def run(cfg: TrainConfig, log=None) -> dict:
         model = ColBERT.from_backbone(backbone, config, seed=cfg.seed)
         load = ColBERT.from_pretrained
     else:
-        model = TctColBert.from_pretrained(cfg.teacher if cfg.init == "teacher" else backbone)
-        load = TctColBert.from_pretrained
+        import functools
+
+        model = TctColBert.from_pretrained(cfg.teacher if cfg.init == "teacher" else backbone, cfg.student_format)
+        load = functools.partial(TctColBert.from_pretrained, student_format=cfg.student_format)
+        scale = f", in-batch scores x {cfg.student_scale} (--student-scale)" if model.normalized else ""
+        log(f"student format: {model.fmt.format} (query/passage tokens {model.fmt.query_max_length}/"
+            f"{model.fmt.doc_max_length}; {model.fmt.source}){scale}")
         if cfg.kd != "none":
             if cfg.teacher_scores == "live":
                 teacher = ColBERT.from_pretrained(cfg.teacher)

@@ -104,6 +104,17 @@ class DistillConfig(TrainConfig):
     subsample: int = _option(0, "score only K random other in-batch passages per query (plus its own); 0 = all", lo=0)
     init: str = _option("backbone", "student starts from the backbone or from the teacher's BERT encoder",
                    choices=["backbone", "teacher"])
+    student_format: str = _option("tct", "the student's format, recorded with its checkpoints (tctcb_student.json) and "
+                             "read from there by encode, search and resume: tct = castorini's TCT-ColBERT input "
+                             "('[CLS] [Q] ' prefixes, [MASK] padding, mean after the markers, dot product; Pyserini's "
+                             "TctColBert*Encoder); mean = the backbone's own input, mean over all tokens, L2-normalised, "
+                             "cosine (Pyserini's Auto*Encoder with pooling='mean', l2_norm=True): from all-MiniLM-L6-v2, "
+                             "step 0 is its zero-shot encoder", choices=["tct", "mean"])
+    student_scale: float = _option(20.0, "with --student-format mean: the student's in-batch scores are S x cosine in "
+                              "CE and KL (a cosine in [-1, 1] is too flat for a softmax); 20 = the scale "
+                              "all-MiniLM-L6-v2 was trained with (sentence-transformers' MultipleNegativesRankingLoss). "
+                              "Not the teacher's --temperature; tct students' dot products are never scaled",
+                              lo=0, lo_open=True)
     anchor_weight: float = _option(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
                               "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
                               "the backbone knew while the student learns TCT-ColBERT's format (0 = off)", lo=0)

@@ -146,7 +146,7 @@ def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str
                          pooling: str = "st") -> dict[str, list[str]]:
     """Top-``depth`` docs per query by a dense model's own ranking, cached as JSON.
 
-    ``pooling="st"``: ``backbone`` in sentence-transformers form (mean pooling, cosine) -- the strongest
+    ``pooling="mean"`` (alias ``"st"``): ``backbone`` in format mean (normalised mean pooling, cosine) -- the strongest
     zero-shot dense ranker available offline.  ``pooling="tct"``: ``backbone`` is a TCT-ColBERT student
     checkpoint, encoding exactly as ``python -m tctcb.encode`` / ``tctcb.search`` do (TCT-ColBERT v2 mines
     its hard negatives with an earlier student this way)."""
@@ -164,18 +164,22 @@ def mine_dense_negatives(backbone, corpus: dict[str, str], topics: dict[str, str
         d = torch.from_numpy(np.concatenate([denc.encode([corpus[x] for x in docids[s:s + chunk]])
                                              for s in _progress(starts, len(starts), "mining corpus", quiet)]))
         q = torch.from_numpy(load_query_encoder(backbone, "tct").encode_batch([topics[x] for x in qids]))
-    elif pooling == "st":
+    elif pooling in ("mean", "st"):
         from tctcb.encode import st_embed
-        from tctcb.models import load_backbone
+        from tctcb.models import STUDENT_CONFIG, load_backbone, student_format
 
         model, tok = load_backbone(backbone or None)
         model.eval()
+        qlen = 64
+        if backbone is not None and (Path(backbone) / STUDENT_CONFIG).is_file():  # a mean student: its own limits
+            fmt = student_format(backbone)
+            max_length, qlen = min(max_length, fmt.doc_max_length), min(qlen, fmt.query_max_length)
         d = encode_corpus(lambda t: st_embed(model, tok, t, max_length), [corpus[x] for x in docids], 32, quiet,
                           "mining corpus")
-        q = encode_corpus(lambda t: st_embed(model, tok, t, 64), [topics[x] for x in qids], 64, quiet,
+        q = encode_corpus(lambda t: st_embed(model, tok, t, qlen), [topics[x] for x in qids], 64, quiet,
                           "mining queries")
     else:
-        raise ValueError(f"pooling must be 'st' or 'tct', got {pooling!r}")
+        raise ValueError(f"pooling must be 'mean' (alias 'st') or 'tct', got {pooling!r}")
     run = dense_rank(q, d, qids, docids, depth)
     ranked = {x: list(run[x]) for x in qids}
     if cache is not None:

@@ -22,7 +22,7 @@ from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_w
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
 __all__ = ["StepOutput", "local_slice", "teacher_step_loss", "student_step_loss", "kd_candidates", "score_pairs",
-           "teacher_scores", "precompute_teacher_scores", "precomputed_scores"]
+           "teacher_scores", "precompute_teacher_scores", "precomputed_scores", "student_scale"]
 
 
 @dataclass
@@ -158,7 +158,8 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
 def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg: DistillConfig, step: int = 0, *,
                       ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None = None, teacher=None, table=None,
                       anchor=None) -> StepOutput:
-    """``cfg.gamma`` * CE(hard labels over the global batch) + (1 - ``cfg.gamma``) * KL(teacher || student) over the
+    """Over the student's in-batch scores (``q @ p.T``, times ``cfg.student_scale`` for a ``mean`` student:
+    :func:`student_scale`): ``cfg.gamma`` * CE(hard labels over the global batch) + (1 - ``cfg.gamma``) * KL(teacher || student) over the
     KD candidates (``cfg.kd``, ``cfg.subsample``) [+ ``cfg.anchor_weight`` * anchor term of the student's query and
     passage embeddings against the frozen ``anchor``'s]; ``cfg.anchor_only``: the anchor term alone (CE is still
     computed and logged, not learned from).  ``forward``: the student, through
@@ -167,7 +168,7 @@ def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg:
     qs, ps = _texts(data, local_slice(examples))
     q, p = forward(_encode_student, qs, ps, cfg.passage_length)
     q, p = gather_with_grad(q), gather_with_grad(p)
-    scores = (q @ p.T).float()
+    scores = (q @ p.T).float() * student_scale(cfg)
     exclude = data.exclude_mask(examples).to(scores.device)
     ce_loss = ce(scores, _labels(examples, scores.device), exclude)
     stats = {"ce": float(ce_loss.detach())}
@@ -197,6 +198,12 @@ def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg:
     stats["kd_pairs"] = int(cand.sum())  # precomputed: pairs missing from the file drop out, visible here
     stats["agreement"] = agreement(scores.detach(), t, cand)
     return StepOutput(cfg.gamma * ce_loss + (1 - cfg.gamma) * kl_loss + extra, scores, stats)
+
+
+def student_scale(cfg: DistillConfig) -> float:
+    """The factor on the student's in-batch scores: ``cfg.student_scale`` for a normalised (``mean``) student,
+    whose scores are cosines; 1 for ``tct`` (raw dot products, as before the setting existed)."""
+    return float(cfg.student_scale) if cfg.student_format == "mean" else 1.0
 
 
 def agreement(student: torch.Tensor, teacher: torch.Tensor, candidates: torch.Tensor) -> float | None:
