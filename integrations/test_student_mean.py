@@ -64,11 +64,10 @@ def test_encode_index_search_read_the_format(pipeline):
 
 
 def test_search_says_which_format(pipeline, tmp_path, capsys):
-    """The one ``format:`` line comes from tctcb.encode (search prints it once it calls choose_format)."""
-    from tctcb.encode import choose_format
-
     d, _, model = pipeline
-    assert choose_format(model, d / "index").line() == f"format: mean (recorded in {model / 'tctcb_student.json'})"
+    assert search_main(["--topics", "adi", "--index", str(d / "index"), "--output", str(tmp_path / "ok")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("format: ") == 1 and f"format: mean (recorded in {model / 'tctcb_student.json'})" in err
     assert search_main(["--topics", "adi", "--index", str(d / "index"), "--output", str(tmp_path / "r"),
                         "--pooling", "tct"]) == 2
     err = capsys.readouterr().err

@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = p.add_argument_group("dense")
     d.add_argument("--index", help="FAISS index folder (index, docid, meta.json) or Pyserini prebuilt name")
     d.add_argument("--encoder", help="query encoder folder or Hugging Face id (default: the index's meta.json)")
-    d.add_argument("--pooling", choices=("tct", "st"), help="query encoder format (default: from the index's "
-                   "meta.json, else 'st' for a sentence-transformers folder, else 'tct')")
+    d.add_argument("--pooling", choices=("tct", "mean", "st"), help="query encoder format, st = mean (default: the one "
+                   "the encoder records in tctcb_student.json, else the index's meta.json, else mean for a "
+                   "sentence-transformers folder, else tct; printed as 'format: ...')")
     d.add_argument("--ef-search", type=number(int, lo=1), help="HNSW search depth")
     s = p.add_argument_group("sparse / hybrid")
     s.add_argument("--sparse-index", help="Lucene index folder, registered collection name (BM25 index built in "
@@ -82,11 +83,12 @@ def load_topics(value: str) -> dict[str, str]:
 
 # --- searchers ----------------------------------------------------------------------------------
 def _dense_searcher(args):
+    """(DenseSearcher, the query format as :func:`tctcb.encode.choose_format` decided it)."""
     import json
 
     from tctcb.encode import load_query_encoder
     from tctcb.search._dense import DenseSearcher
-    from tctcb.encode import query_encoder_pooling
+    from tctcb.encode import choose_format
     from tctcb.search._hits import SearchError
     from tctcb.search._resolve import prebuilt_hint, resolve_dense_index, resolve_encoder_dir
 
@@ -103,11 +105,11 @@ def _dense_searcher(args):
     if args.encoder and recorded and Path(str(recorded)).resolve() != Path(encoder_dir).resolve():
         print(f"warning: --encoder {args.encoder} is not the encoder recorded in {meta_path} ({recorded}); queries "
               "encoded by another model than the documents rank poorly unless the two share weights", file=sys.stderr)
-    pooling = query_encoder_pooling(encoder_dir, index_dir, args.pooling)
-    qenc = load_query_encoder(encoder_dir, pooling, device=args.device)
+    choice = choose_format(encoder_dir, index_dir, args.pooling)  # the checkpoint's record first
+    qenc = load_query_encoder(encoder_dir, choice.pooling, device=args.device)
     try:
         return DenseSearcher(index_dir, qenc, device=args.device, ef_search=args.ef_search,
-                             batch_size=args.batch_size)
+                             batch_size=args.batch_size), choice
     except SearchError as e:  # a damaged index: when it is Pyserini's cached copy, say which folder to delete
         raise SearchError(f"{e}{prebuilt_hint(args.index, index_dir)}") from None
 
@@ -223,7 +225,10 @@ def run_search(args) -> tuple[dict, dict]:
 
     topics = load_topics(args.topics)
     info: dict = {"queries": len(topics)}
-    dense = _dense_searcher(args) if args.index else None
+    dense = None
+    if args.index:
+        dense, choice = _dense_searcher(args)
+        info["format"] = choice.line()
     sparse = _sparse_searcher(args) if args.sparse_index else None
     k0 = args.k0 if args.k0 is not None else args.hits
     alpha = args.alpha
@@ -318,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as e:  # a hit's docid missing from the passages the reranker reads; other mistakes are UserErrors
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
     if not args.quiet:
+        if "format" in info:
+            print(info["format"], file=sys.stderr)
         blank = f", {info['blank_queries']} blank (no hits)" if info["blank_queries"] else ""
         print(f"{info['queries']} queries{blank} -> {args.output} ({args.output_format}, {args.hits} hits) "
               f"in {time.time() - start:.1f}s", file=sys.stderr)
