@@ -57,6 +57,9 @@ def test_all_minilm_as_mean_student_records_its_lengths(tmp_path):
     assert student_format(d).format == "mean"  # no record, but modules.json: the rule from before records
     out = student.save_pretrained(tmp_path / "s")
     assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 256
+    from tctcb.encode import st_max_length
+
+    assert st_max_length(out) == 256  # (no sentence_bert_config.json in a saved student: the record says it)
     assert student.tokenizer.model_max_length == 512  # the live tokenizer is left as it was
 
 

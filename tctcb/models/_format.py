@@ -86,8 +86,17 @@ class StudentFormat:
 
 
 def st_max_length(directory) -> int:
-    """The sentence-transformers input limit of a model folder: ``max_seq_length`` of its
-    ``sentence_bert_config.json``, else 512."""
+    """The input limit of a model folder in format ``mean``: a ``mean`` student's recorded ``doc_max_length``
+    (a student saved from all-MiniLM-L6-v2 keeps its 256 though it has no ``sentence_bert_config.json``), else
+    ``max_seq_length`` of its ``sentence_bert_config.json``, else 512."""
+    rec = Path(directory) / STUDENT_CONFIG if directory is not None else None
+    if rec is not None and rec.is_file():
+        try:
+            r = json.loads(rec.read_text(encoding="utf-8"))
+            if FORMAT_ALIASES.get(r.get("format"), r.get("format")) == "mean":
+                return int(r["doc_max_length"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass  # student_format() says what is wrong with it
     cfg = Path(directory) / "sentence_bert_config.json" if directory is not None else None
     if cfg is not None and cfg.is_file():
         try:
