@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tctcb._command import command
 from tctcb.train._config import (DistillConfig, InterpolateConfig, TeacherConfig, TrainConfig, build_parser,
-                                 check_numbers, config_from_args)
+                                 check_numbers, config_from_args, field_defaults)
 from tctcb.train._data import (TrainingData, mine_bm25_negatives, read_run_negatives,
                                resolve_topic_set)
 from tctcb.train._trainer import Trainer, TrainingError, latest_checkpoint
@@ -49,6 +49,9 @@ def _check(cfg: TrainConfig) -> None:
             bad.append(f"--mine-with {cfg.mine_with}: a ColBERT teacher checkpoint; mining needs a single-vector "
                        "model (a TCT-ColBERT student or a sentence-transformers folder)")
     if isinstance(cfg, DistillConfig):
+        if cfg.student_format == "tct" and cfg.student_scale != field_defaults(DistillConfig)["student_scale"]:
+            bad.append("--student-scale scales a normalised student's cosines (--student-format mean); a tct student's "
+                       "dot products are never scaled: drop it, or add --student-format mean")
         if cfg.kd == "pairwise" and cfg.negatives == "in-batch":
             bad.append("--kd pairwise scores each query's own positive and hard negatives: it needs --negatives bm25|dense")
         if cfg.kd == "in-batch" and cfg.teacher_scores == "precomputed":
