@@ -272,6 +272,10 @@ def test_cli_init_from_pylate_teacher_refused(tiny, tmp_path, data_dir, cache_di
     assert main(_distill(tmp_path, tiny, "--teacher", str(d), "--init", "teacher", "--kd", "none")) == 2
     err = _one_error_line(capsys)
     assert "--init teacher" in err and "added token" in err and "--init backbone" in err
+    # a mean student writes no markers: the same teacher is a fine start for it
+    assert main(_distill(tmp_path, tiny, "--teacher", str(d), "--init", "teacher", "--kd", "none",
+                         "--student-format", "mean")) == 0
+    assert '"format": "mean"' in (tmp_path / "out" / "model" / "tctcb_student.json").read_text()
 
 
 def test_cli_teacher_with_marker_tokens_exports_to_pylate(tiny, tmp_path, data_dir, cache_dir):

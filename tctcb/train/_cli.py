@@ -67,7 +67,8 @@ def _check(cfg: TrainConfig) -> None:
         needs_teacher = (cfg.kd != "none" and not cfg.teacher_scores_file) or cfg.init == "teacher"
         if needs_teacher and not cfg.teacher:
             bad.append("--teacher DIR is required (for soft labels or --init teacher)")
-        if cfg.init == "teacher" and cfg.teacher and _colbert_layout(cfg.teacher) == "pylate":
+        if (cfg.init == "teacher" and cfg.teacher and cfg.student_format == "tct"  # (mean writes no markers)
+                and _colbert_layout(cfg.teacher) == "pylate"):
             problem = _student_marker_problem(cfg.teacher)
             bad += [problem] if problem else []
     if bad:
