@@ -140,7 +140,7 @@ def student_format(directory: str | Path | None, default: str | None = None) -> 
     path = d / STUDENT_CONFIG if d is not None else None
     if path is None or not path.is_file():
         if default is not None:
-            return StudentFormat.for_folder(default, d, "asked for; the folder records none")
+            return StudentFormat.for_folder(default, d, f"{d} records no format; loaded as {default}")
         if d is not None and (d / "modules.json").is_file():
             return StudentFormat.for_folder("mean", d, f"no {STUDENT_CONFIG}; {d} has modules.json")
         return StudentFormat.for_folder("tct", d, f"no {STUDENT_CONFIG} or modules.json in {d}")

@@ -267,8 +267,9 @@ def run(cfg: TrainConfig, log=None) -> dict:
         model = TctColBert.from_pretrained(cfg.teacher if cfg.init == "teacher" else backbone, cfg.student_format)
         load = functools.partial(TctColBert.from_pretrained, student_format=cfg.student_format)
         scale = f", in-batch scores x {cfg.student_scale} (--student-scale)" if model.normalized else ""
-        log(f"student format: {model.fmt.format} (query/passage tokens {model.fmt.query_max_length}/"
-            f"{model.fmt.doc_max_length}; {model.fmt.source}){scale}")
+        log(f"student format: {model.fmt.format} ({model.fmt.source}; recorded limits: queries "
+            f"{model.fmt.query_max_length}, documents {model.fmt.doc_max_length} tokens; training passages: "
+            f"--passage-length {cfg.passage_length}){scale}")
         if cfg.kd != "none":
             if cfg.teacher_scores == "live":
                 teacher = ColBERT.from_pretrained(cfg.teacher)
