@@ -29,8 +29,8 @@ STUDENT_CONFIG = "tctcb_student.json"
 STUDENT_FORMATS = ("tct", "mean")
 #: older names still accepted (recorded commands, index meta.json files, ONNX exports): ``st`` is ``mean``
 FORMAT_ALIASES = {"st": "mean"}
-_TCT_QUERY_LENGTH = 36  # the models' QUERY_LENGTH (tct queries are always exactly 36 tokens)
-_TCT_DOC_MAX_LENGTH = 512
+QUERY_LENGTH = 36  # tct queries are always exactly 36 tokens (Pyserini's TctColBertQueryEncoder)
+DOC_MAX_LENGTH = 512  # tct passages: at most 512 tokens
 
 
 class StudentFormatError(UserError, ValueError):
@@ -50,8 +50,8 @@ class StudentFormat:
     """A student's format and input limits; ``source`` says where it was read from (not recorded)."""
 
     format: str = "tct"
-    query_max_length: int = _TCT_QUERY_LENGTH
-    doc_max_length: int = _TCT_DOC_MAX_LENGTH
+    query_max_length: int = QUERY_LENGTH
+    doc_max_length: int = DOC_MAX_LENGTH
     source: str = "default"
 
     @property
@@ -77,7 +77,7 @@ class StudentFormat:
         model's ``max_position_embeddings``."""
         fmt = canonical_format(fmt)
         if fmt == "tct":
-            return cls("tct", _TCT_QUERY_LENGTH, _TCT_DOC_MAX_LENGTH, source)
+            return cls("tct", QUERY_LENGTH, DOC_MAX_LENGTH, source)
         n = st_max_length(directory)
         limit = _max_positions(directory)
         if limit:
@@ -156,8 +156,8 @@ def student_format(directory: str | Path | None, default: str | None = None) -> 
         raise StudentFormatError(f"{path}: query_max_length {q} / doc_max_length {p} must be within 1..{limit or 'the model limit'} "
                                  "(config.json max_position_embeddings)")
     if fmt == "tct":
-        if q != _TCT_QUERY_LENGTH:
-            raise StudentFormatError(f"{path}: format 'tct' queries are exactly {_TCT_QUERY_LENGTH} tokens (Pyserini's "
+        if q != QUERY_LENGTH:
+            raise StudentFormatError(f"{path}: format 'tct' queries are exactly {QUERY_LENGTH} tokens (Pyserini's "
                                      f"TctColBertQueryEncoder), but the record says query_max_length {q}")
         if (d / "modules.json").is_file():
             raise StudentFormatError(f"{path} records format 'tct' but {d} is a sentence-transformers folder "

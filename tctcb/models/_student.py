@@ -29,7 +29,8 @@ import torch
 from torch import nn
 
 from ._backbone import load_backbone, resolve_backbone
-from ._format import StudentFormat, StudentFormatError, canonical_format, student_format as read_format
+from ._format import (DOC_MAX_LENGTH, QUERY_LENGTH, StudentFormat, StudentFormatError, canonical_format,
+                      student_format as read_format)
 from tctcb._atomic import swap_dir, tmp_dir
 
 __all__ = [
@@ -47,8 +48,6 @@ __all__ = [
 
 QUERY_PREFIX = "[CLS] [Q] "
 DOC_PREFIX = "[CLS] [D] "
-QUERY_LENGTH = 36
-DOC_MAX_LENGTH = 512
 SKIP_TOKENS = 4  # [CLS] [ q ]  /  [CLS] [ d ]  -- the marker wordpieces are left out of the pooling
 
 
@@ -173,8 +172,9 @@ class TctColBert(nn.Module):
         return enc.to(self.device)
 
     def tokenize_passages(self, texts: Sequence[str], titles: Sequence[str] | None = None, max_length: int | None = None):
-        """Padded tensors for passages, on the model's device (``max_length`` default: the format's)."""
-        max_length = max_length or self.fmt.doc_max_length
+        """Padded tensors for passages, on the model's device (``max_length`` default and upper bound: the
+        format's ``doc_max_length``, where inference cuts them)."""
+        max_length = min(max_length or self.fmt.doc_max_length, self.fmt.doc_max_length)
         if self.normalized:
             if titles is not None:
                 if len(titles) != len(texts):
