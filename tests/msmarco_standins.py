@@ -150,30 +150,11 @@ def _passages(n: int) -> tuple[dict[str, str], dict[str, str]]:
 
 # --- tiny models ------------------------------------------------------------------------------------
 def _tiny_splade(path: Path) -> Path:
-    """A tiny random BERT masked LM whose weights are sparse like SPLADE's (only 200 vocabulary entries can get a
-    positive weight: few query terms, as a real SPLADE query has tens)."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    """SPLADE stand-in: only 200 vocabulary entries can get a positive weight (few query terms, as a real SPLADE
+    query has tens)."""
+    from tiny_models import make_tiny_splade
 
-    from tctcb.models import default_backbone_dir
-
-    tok = AutoTokenizer.from_pretrained(str(default_backbone_dir()))
-    state = torch.random.get_rng_state()
-    torch.manual_seed(_SEED)
-    try:
-        model = BertForMaskedLM(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1,
-                                           num_attention_heads=2, intermediate_size=64))
-        bias = torch.full((tok.vocab_size,), -100.0)
-        bias[torch.randperm(tok.vocab_size)[:200]] = -25.0
-        with torch.no_grad():
-            model.cls.predictions.bias.copy_(bias)
-            model.bert.embeddings.word_embeddings.weight.mul_(100.0)  # tied decoder: input-dependent logits
-    finally:
-        torch.random.set_rng_state(state)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    return path
+    return make_tiny_splade(path, active=200, seed=_SEED)
 
 
 def _place_model(hub: Path, model_id: str, make) -> Path:

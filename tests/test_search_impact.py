@@ -12,25 +12,9 @@ from tctcb.encode import SPLADE_FILES, SpladeEncoder, quantise, splade_from_whee
 
 @pytest.fixture(scope="module")
 def tiny_mlm(tmp_path_factory):
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    from tiny_models import make_tiny_splade
 
-    from tctcb.models import default_backbone_dir
-
-    tok = AutoTokenizer.from_pretrained(str(default_backbone_dir()))
-    torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=64))
-    # sparse like SPLADE: only 600 vocabulary entries can get a positive weight (Lucene allows 1024 clauses)
-    bias = torch.full((tok.vocab_size,), -100.0)
-    bias[torch.randperm(tok.vocab_size)[:600]] = -25.0
-    with torch.no_grad():
-        model.cls.predictions.bias.copy_(bias)
-        model.bert.embeddings.word_embeddings.weight.mul_(100.0)  # tied decoder: input-dependent logits
-    out = tmp_path_factory.mktemp("tiny-mlm")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return make_tiny_splade(tmp_path_factory.mktemp("tiny-mlm"), active=600, seed=0)
 
 
 def test_quantise_like_pyserini():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-__all__ = ["make_tiny_bert", "make_tiny_mpnet"]
+__all__ = ["make_tiny_bert", "make_tiny_mpnet", "make_tiny_splade"]
 
 _TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -57,3 +57,33 @@ def make_tiny_mpnet(path, hidden: int = 32, layers: int = 2, heads: int = 2, see
     cfg = MPNetConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       intermediate_size=2 * hidden, max_position_embeddings=514, pad_token_id=tok.pad_token_id)
     return _save_seeded(MPNetModel, cfg, p, seed)
+
+
+def make_tiny_splade(path, active: int = 600, seed: int = 0) -> Path:
+    """A tiny random BERT masked LM (one layer, the default backbone's vocabulary) whose output is sparse like
+    SPLADE's: only ``active`` vocabulary entries can get a positive weight (Lucene allows 1,024 clauses a query),
+    and the tied decoder's embeddings are scaled so that weights depend on the input.  Seeded; the global RNG is
+    left as it was."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    from tctcb.models import default_backbone_dir
+
+    tok = AutoTokenizer.from_pretrained(str(default_backbone_dir()))
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = BertForMaskedLM(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                           num_attention_heads=2, intermediate_size=64))
+        bias = torch.full((tok.vocab_size,), -100.0)
+        bias[torch.randperm(tok.vocab_size)[:active]] = -25.0
+        with torch.no_grad():
+            model.cls.predictions.bias.copy_(bias)
+            model.bert.embeddings.word_embeddings.weight.mul_(100.0)  # tied decoder: input-dependent logits
+    finally:
+        torch.random.set_rng_state(state)
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(p))
+    tok.save_pretrained(str(p))
+    return p
