@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    d = Path(os.environ.get("TCTCB_DATA", _DEFAULT_DATA))
+    d = Path(os.environ.get("TCTCB_DATA", _DEFAULT_DATA)).resolve()  # absolute: commands may run in another folder
     if not d.is_dir():
         pytest.fail(f"data directory {d} not found: set TCTCB_DATA to the folder holding nfcorpus/, cacm/, ...")
     os.environ["TCTCB_DATA"] = str(d)
