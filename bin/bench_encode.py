@@ -125,9 +125,9 @@ def bench_cpu(args) -> int:
     pd_rate, od_rate = nd / best["pys_d"][1], nd / best["our_d"][1]
     pq_rate, oq_rate = nq / best["pys_q"][1], nq / best["our_q"][1]
     print(f"documents: pyserini {pd_rate:8.1f} passages/s | tctcb {od_rate:8.1f} passages/s | ratio {od_rate / pd_rate:5.2f}x "
-          f"(goal >= 1.5x) | max abs diff {d_diff:.2e}")
+          f"(goal >= 2.5x) | max abs diff {d_diff:.2e}")
     print(f"queries:   pyserini {pq_rate:8.1f} queries/s  | tctcb {oq_rate:8.1f} queries/s  | ratio {oq_rate / pq_rate:5.2f}x "
-          f"(goal >= 10x) | max abs diff {q_diff:.2e}")
+          f"(goal >= 5x) | max abs diff {q_diff:.2e}")
     print(f"outputs equal (< 1e-4): {'OK' if ok else 'FAIL'}; truncated docs {od.stats.truncated}, empty {od.stats.empty}")
     if args.onnx:
         ok = bench_onnx(args, model, texts, titles) and ok
