@@ -117,9 +117,7 @@ class OnnxRunner:
             providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
         try:
             self.tokenizer = load_tokenizer(self.dir, self.config.get("model_type"))
-        except Exception as e:  # tokenizers and transformers raise their own for a damaged file
-            if isinstance(e, KeyboardInterrupt):
-                raise
+        except Exception as e:  # tokenizers and transformers raise their own for a damaged file (Ctrl-C is not an Exception)
             raise OnnxError(f"{self.dir}: its tokenizer cannot be loaded ({type(e).__name__}); export again") from None
         self.dimension = int(self.config["dimension"])
         self.max_length = int(self.config["max_length"])
