@@ -437,3 +437,56 @@ def test_mean_student_trains_saves_its_format_and_resumes(tiny_dir, tmp_path):
     with pytest.raises(TrainingError, match="student_format"):  # the setting is part of what is learned
         Trainer(_cfg(DistillConfig, tmp_path, kd="none", gamma=1.0, max_steps=4), data,
                 TctColBert.from_pretrained(tiny_dir)).resume_from(ckpt, TctColBert.from_pretrained)
+
+
+def test_teacher_passage_cache_reuses_vectors_and_scores_as_the_live_teacher(tiny_dir):
+    """The live teacher's passage vectors are encoded once per passage and reused: the same scores as encoding
+    them in every step (the teacher is frozen), fewer encodings, and the memory budget holds."""
+    from tctcb.train import teacher_scores
+    from tctcb.train._teacher_cache import PassageVectors
+
+    data = _data()
+    data.set_negatives({q: sorted(CORPUS) for q in TOPICS})
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0).eval()
+    calls = []
+    encode = teacher.encode_passage
+    teacher.encode_passage = lambda texts, **kw: (calls.append(len(texts)), encode(texts, **kw))[1]
+    cache = PassageVectors(teacher, budget_mb=64)
+    batches = [data.batch(s, 4, seed=1, num_negatives=2) for s in range(6)]
+    for ex in batches:
+        cand = kd_candidates("in-batch", ex, 0, 1, 0)
+        live = teacher_scores(teacher, data, ex, cand)
+        cached = teacher_scores(teacher, data, ex, cand, cache)
+        assert torch.allclose(live, cached, atol=1e-5)
+        assert not torch.equal(live, torch.zeros_like(live))
+    draws = sum(len(e.docids) for ex in batches for e in ex)
+    distinct = len({d for ex in batches for e in ex for d in e.docids})
+    assert cache.misses == distinct < draws and cache.hits == draws - distinct
+    assert sum(calls) == draws + distinct  # live: every draw; cached: each passage once, even twice in a batch
+    assert cache.stats()["passages"] == distinct and 0 < cache.stats()["hit_rate"] < 1
+    # a budget smaller than one passage's vectors: nothing kept, every passage encoded in every step, same scores
+    tight = PassageVectors(teacher, budget_mb=1e-6)
+    ex = batches[0]
+    cand = kd_candidates("in-batch", ex, 0, 1, 0)
+    for _ in range(2):
+        assert torch.allclose(teacher_scores(teacher, data, ex, cand, tight), teacher_scores(teacher, data, ex, cand),
+                              atol=1e-5)
+    assert len(tight) == 0 and tight.used == 0
+    assert tight.misses == 2 * len({d for e in ex for d in e.docids})  # encoded again in the second step
+
+
+def test_teacher_cache_trains_the_same_student_and_reports_its_hits(tiny_dir, tmp_path):
+    data = _data()
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
+    kw = dict(teacher="t", kd="in-batch", negatives="bm25", num_negatives=2, max_steps=4)
+    runs = {}
+    for name, mb in (("off", 0), ("on", 64)):
+        tr = Trainer(_cfg(DistillConfig, tmp_path / name, teacher_cache_mb=mb, **kw), data,
+                     TctColBert.from_pretrained(tiny_dir), teacher=teacher)
+        tr.train()
+        runs[name] = tr
+    assert runs["off"].teacher_cache is None
+    assert torch.allclose(_flat(runs["off"].model), _flat(runs["on"].model), atol=1e-5)
+    done = [json.loads(x) for x in (tmp_path / "on" / "run" / "log.jsonl").read_text().splitlines()][-1]
+    assert done["event"] == "done" and done["teacher_cache"]["passages"] > 0
+    assert done["teacher_cache"]["hit_rate"] > 0  # 12 documents, 4 steps x 12 draws: passages come back

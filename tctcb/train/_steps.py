@@ -18,6 +18,7 @@ from tctcb.models import maxsim, maxsim_all
 from tctcb.train._anchor import anchor_loss
 from tctcb.train._config import DistillConfig
 from tctcb.train._data import Example, TrainingData, _rng
+from tctcb.train._teacher_cache import PassageVectors
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
@@ -92,14 +93,16 @@ def kd_candidates(kd: str, examples: list[Example], subsample: int, seed: int, s
 
 @torch.no_grad()
 def score_pairs(teacher, queries: list[str], passages: list[str], candidates: torch.Tensor | None = None,
-                gather: bool = False, chunk: int = 256) -> torch.Tensor:
+                gather: bool = False, chunk: int = 256, cache: PassageVectors | None = None,
+                docids: list[str] | None = None) -> torch.Tensor:
     """The frozen ColBERT teacher's MaxSim scores of ``queries`` x ``passages``: [Q, P] float, 0 where
     ``candidates`` [Q, P] is False (None: every pair).  ``gather``: the texts are this process's slice of a
     global batch and the token vectors of every process are gathered first (the scores are the whole batch's).
     The one teacher scoring, live inside the step (:func:`teacher_scores`) and before training
-    (:func:`precompute_teacher_scores`)."""
+    (:func:`precompute_teacher_scores`).  ``cache`` (with the passages' ``docids``): passage token vectors
+    encoded in an earlier step are reused (:class:`~tctcb.train._teacher_cache.PassageVectors`)."""
     qv, qm = teacher.encode_query(queries)
-    dv, dm = teacher.encode_passage(passages)
+    dv, dm = teacher.encode_passage(passages) if cache is None else cache.get(docids, passages)
     if gather:
         qv, qm = gather_with_grad(qv), gather_with_grad(qm)
         dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
@@ -114,10 +117,13 @@ def score_pairs(teacher, queries: list[str], passages: list[str], candidates: to
     return out
 
 
-def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor) -> torch.Tensor:
+def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor,
+                   cache: PassageVectors | None = None) -> torch.Tensor:
     """Live teacher (tight coupling): the candidate pairs of the global batch, [B, P] float, 0 where not a
-    candidate. Each process encodes its slice; token vectors are gathered."""
-    return score_pairs(teacher, *_texts(data, local_slice(examples)), candidates, gather=True)
+    candidate. Each process encodes its slice (passages through ``cache`` if given); token vectors are gathered."""
+    mine = local_slice(examples)
+    return score_pairs(teacher, *_texts(data, mine), candidates, gather=True, cache=cache,
+                       docids=[d for e in mine for d in e.docids])
 
 
 def precompute_teacher_scores(teacher, data: TrainingData, batches: list[list[Example]], path: Path,
@@ -157,14 +163,14 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
 
 def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg: DistillConfig, step: int = 0, *,
                       ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None = None, teacher=None, table=None,
-                      anchor=None) -> StepOutput:
+                      anchor=None, cache: PassageVectors | None = None) -> StepOutput:
     """Over the student's in-batch scores (``q @ p.T``, times ``cfg.student_scale`` for a ``mean`` student:
     :func:`student_scale`): ``cfg.gamma`` * CE(hard labels over the global batch) + (1 - ``cfg.gamma``) * KL(teacher || student) over the
     KD candidates (``cfg.kd``, ``cfg.subsample``) [+ ``cfg.anchor_weight`` * anchor term of the student's query and
     passage embeddings against the frozen ``anchor``'s]; ``cfg.anchor_only``: the anchor term alone (CE is still
     computed and logged, not learned from).  ``forward``: the student, through
     :func:`~tctcb.train._distributed.data_parallel`; soft labels from the live ``teacher`` or from ``table``
-    (precomputed scores ``{(qid, docid): score}``)."""
+    (precomputed scores ``{(qid, docid): score}``); ``cache``: the live teacher's passage vectors of earlier steps."""
     qs, ps = _texts(data, local_slice(examples))
     q, p = forward(_encode_student, qs, ps, cfg.passage_length)
     q, p = gather_with_grad(q), gather_with_grad(p)
@@ -191,7 +197,7 @@ def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg:
         t, have = precomputed_scores(table, examples, cand)
         cand = cand & have
     else:
-        t = teacher_scores(teacher, data, examples, cand)
+        t = teacher_scores(teacher, data, examples, cand, cache)
     t, cand = t.to(scores.device), cand.to(scores.device)
     kl_loss = kl(scores, t, cand)
     stats["kl"] = float(kl_loss.detach())

@@ -20,6 +20,7 @@ from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, field
 from tctcb.train._data import TrainingData
 from tctcb.train._distributed import barrier, data_parallel, is_main, rank_and_world
 from tctcb.train._steps import student_step_loss, teacher_step_loss
+from tctcb.train._teacher_cache import PassageVectors
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
 __all__ = ["Trainer", "TrainingError", "latest_checkpoint"]
@@ -73,10 +74,13 @@ class Trainer:
         self.out = Path(cfg.output_dir)
         self.model.to(self.device).train()
         self.forward = data_parallel(self.model)  # under torchrun: DDP sums the gradients during backward
+        self.teacher_cache = None
         if teacher is not None:  # frozen, never inside DDP
             teacher.to(self.device).eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
+            if getattr(cfg, "teacher_cache_mb", 0) > 0:
+                self.teacher_cache = PassageVectors(teacher, cfg.teacher_cache_mb)
         self.ce = InBatchCrossEntropyLoss()
         self.kl = DistillKLDivLoss(cfg.temperature) if isinstance(cfg, DistillConfig) and cfg.kd != "none" else None
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -105,7 +109,8 @@ class Trainer:
             if isinstance(self.cfg, TeacherConfig):
                 return teacher_step_loss(self.forward, self.data, examples, self.ce)
             return student_step_loss(self.forward, self.data, examples, self.cfg, step, ce=self.ce, kl=self.kl,
-                                     teacher=self.teacher, table=self.table, anchor=self.anchor)
+                                     teacher=self.teacher, table=self.table, anchor=self.anchor,
+                                     cache=self.teacher_cache)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:
@@ -287,6 +292,8 @@ class Trainer:
                 self._save_model(final)
         summary = {"event": "done", "step": self.step, "model": str(final), "model_from": source,
                    "best_dev_nDCG@10": self.best[0] if self.best[1] >= 0 else None, "stopped": stopped}
+        if self.teacher_cache is not None:
+            summary["teacher_cache"] = self.teacher_cache.stats()
         self.log(summary)
         barrier()
         return summary
