@@ -53,11 +53,11 @@ def test_parser_and_settings_diff():
                                       "--gamma", "0.3", "--quiet"])
     cfg = config_from_args(args)
     assert isinstance(cfg, DistillConfig) and cfg.kd == "pairwise" and cfg.gamma == 0.3 and cfg.quiet
-    other = DistillConfig(collection="adi", output_dir="y", kd="pairwise", gamma=0.5, quiet=False)
+    other = DistillConfig(collection="adi", output_dir="y", kd="pairwise", gamma=0.5, quiet=False, teacher_cache_mb=0)
     from dataclasses import asdict
 
     diff = settings_diff(asdict(cfg), asdict(other))
-    assert diff == ["  gamma: 0.3 (checkpoint) vs 0.5 (now)"]  # output dir and --quiet don't count
+    assert diff == ["  gamma: 0.3 (checkpoint) vs 0.5 (now)"]  # output dir, --quiet, the teacher cache don't count
     with pytest.raises(SystemExit):
         build_parser().parse_args(["distill", "--collection", "adi", "--output", "x", "--kd", "tight"])
 

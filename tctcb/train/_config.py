@@ -11,7 +11,8 @@ __all__ = ["TrainConfig", "TeacherConfig", "DistillConfig", "InterpolateConfig",
            "settings_diff", "field_defaults", "check_numbers", "IGNORED_ON_RESUME"]
 
 # settings that may differ between a run and its resumption (they don't change what is learned)
-IGNORED_ON_RESUME = frozenset({"resume", "overwrite", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth"})
+IGNORED_ON_RESUME = frozenset({"resume", "overwrite", "quiet", "device", "save_every", "output_dir", "eval_every", "dev_queries", "dev_mode", "dev_depth",
+                               "teacher_cache_mb"})  # how fast, not what is learned
 
 
 def _option(default, help, **extra):
