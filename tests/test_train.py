@@ -443,7 +443,7 @@ def test_teacher_passage_cache_reuses_vectors_and_scores_as_the_live_teacher(tin
     """The live teacher's passage vectors are encoded once per passage and reused: the same scores as encoding
     them in every step (the teacher is frozen), fewer encodings, and the memory budget holds."""
     from tctcb.train import teacher_scores
-    from tctcb.train._teacher_cache import PassageVectors
+    from tctcb.models import PassageVectorCache
 
     data = _data()
     data.set_negatives({q: sorted(CORPUS) for q in TOPICS})
@@ -451,7 +451,7 @@ def test_teacher_passage_cache_reuses_vectors_and_scores_as_the_live_teacher(tin
     calls = []
     encode = teacher.encode_passage
     teacher.encode_passage = lambda texts, **kw: (calls.append(len(texts)), encode(texts, **kw))[1]
-    cache = PassageVectors(teacher, budget_mb=64)
+    cache = PassageVectorCache(teacher, max_mb=64)
     batches = [data.batch(s, 4, seed=1, num_negatives=2) for s in range(6)]
     for ex in batches:
         cand = kd_candidates("in-batch", ex, 0, 1, 0)
@@ -465,7 +465,7 @@ def test_teacher_passage_cache_reuses_vectors_and_scores_as_the_live_teacher(tin
     assert sum(calls) == draws + distinct  # live: every draw; cached: each passage once, even twice in a batch
     assert cache.stats()["passages"] == distinct and 0 < cache.stats()["hit_rate"] < 1
     # a budget smaller than one passage's vectors: nothing kept, every passage encoded in every step, same scores
-    tight = PassageVectors(teacher, budget_mb=1e-6)
+    tight = PassageVectorCache(teacher, max_mb=1e-6)
     ex = batches[0]
     cand = kd_candidates("in-batch", ex, 0, 1, 0)
     for _ in range(2):

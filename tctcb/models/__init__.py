@@ -24,6 +24,8 @@ _WHERE = {
     "ColBERTError": "._colbert",
     "maxsim": "._colbert",
     "maxsim_all": "._colbert",
+    "pad_token_vectors": "._colbert",
+    "PassageVectorCache": "._passage_cache",
     "load_backbone": "._backbone",
     "load_tokenizer": "._backbone",
     "resolve_backbone": "._backbone",

@@ -34,7 +34,8 @@ from torch import nn
 from tctcb._atomic import swap_dir, tmp_dir
 from tctcb._command import UserError
 
-__all__ = ["ColBERT", "ColBERTConfig", "ColBERTError", "maxsim", "maxsim_all", "CONFIG_NAME", "LINEAR_NAME"]
+__all__ = ["ColBERT", "ColBERTConfig", "ColBERTError", "maxsim", "maxsim_all", "pad_token_vectors", "CONFIG_NAME",
+           "LINEAR_NAME"]
 
 CONFIG_NAME = "tctcb_colbert.json"
 LINEAR_NAME = "colbert_linear.safetensors"
@@ -140,6 +141,15 @@ def maxsim_all(qv: torch.Tensor, qm: torch.Tensor, dv: torch.Tensor, dm: torch.T
         sim = sim.masked_fill(dmask[None, :, None, :], _NEG)
         out.append((sim.max(dim=-1).values * qm[s:s + chunk, None, :].to(sim.dtype)).sum(-1))
     return torch.cat(out, 0) if out else qv.new_zeros(0, dv.shape[0])
+
+
+def pad_token_vectors(vectors: list[torch.Tensor], device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Passages' matchable token vectors ([n_i, dim] each, :meth:`ColBERT.passage_token_vectors`) as the padded
+    ``(dv [P, L, dim], dm [P, L])`` that :func:`maxsim_all` takes."""
+    dv = nn.utils.rnn.pad_sequence([v.to(device) for v in vectors], batch_first=True)
+    dm = nn.utils.rnn.pad_sequence([torch.ones(len(v), dtype=torch.long, device=dv.device) for v in vectors],
+                                   batch_first=True)
+    return dv, dm
 
 
 class ColBERT(nn.Module):
@@ -369,9 +379,7 @@ class ColBERT(nn.Module):
         qv, qm = self.encode_query([query])
         if not len(vectors):
             return qv.new_zeros(0, dtype=torch.float32)
-        dv = nn.utils.rnn.pad_sequence([v.to(qv.device) for v in vectors], batch_first=True)
-        dm = nn.utils.rnn.pad_sequence([torch.ones(len(v), dtype=torch.long, device=qv.device) for v in vectors],
-                                       batch_first=True)
+        dv, dm = pad_token_vectors(vectors, qv.device)
         return self.score_all(qv.float(), qm, dv, dm)[0].float()
 
     def rerank(self, query: str, passages: list[str], batch_size: int = 32) -> list[float]:

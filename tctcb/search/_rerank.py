@@ -7,15 +7,11 @@ sorts by score keeps the same order.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from tctcb.search._hits import SearchHit
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["MaxSimReranker"]
 
@@ -44,25 +40,19 @@ class MaxSimReranker:
         # Passage token vectors (only the matchable tokens) of the last ``cache_size`` passages, least
         # recently used dropped first: queries of one topic set share many candidates, and encoding
         # passages is the whole cost of reranking (NFCorpus test: 32,300 pairs, ~3,000 distinct passages).
+        from tctcb.models import PassageVectorCache
+
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict[str, "torch.Tensor"] = OrderedDict()
-        self.encoded = 0  # passages encoded so far (cache misses)
+        self._cache = PassageVectorCache(self.model, max_items=self.cache_size, batch_size=self.batch_size)
+
+    @property
+    def encoded(self) -> int:
+        """Passages encoded so far (cache misses)."""
+        return self._cache.misses
 
     def _passage_vectors(self, docids: Sequence[str]) -> list:
         """Matchable token vectors [n_i, dim] for each docid, encoding only the ones not cached."""
-        todo = list(dict.fromkeys(d for d in docids if d not in self._cache))
-        fresh = dict(zip(todo, self.model.passage_token_vectors([self.docs[d] for d in todo], self.batch_size)))
-        self.encoded += len(todo)
-        out = [fresh[d] if d in fresh else self._cache[d] for d in docids]
-        if self.cache_size > 0:
-            for d in docids:
-                if d in fresh:
-                    self._cache[d] = fresh[d]
-                if d in self._cache:
-                    self._cache.move_to_end(d)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return out
+        return self._cache.get(docids, [self.docs[d] for d in docids])
 
     def scores(self, query: str, docids: Sequence[str]) -> np.ndarray:
         """MaxSim of ``query`` against each docid's passage."""

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from tctcb.models import maxsim, maxsim_all
+from tctcb.models import PassageVectorCache, maxsim, maxsim_all, pad_token_vectors
 from tctcb.train._anchor import anchor_loss
 from tctcb.train._config import DistillConfig
 from tctcb.train._data import Example, TrainingData, _rng
-from tctcb.train._teacher_cache import PassageVectors
 from tctcb.train._distributed import gather_padded, gather_with_grad, rank_and_world
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
@@ -93,16 +92,20 @@ def kd_candidates(kd: str, examples: list[Example], subsample: int, seed: int, s
 
 @torch.no_grad()
 def score_pairs(teacher, queries: list[str], passages: list[str], candidates: torch.Tensor | None = None,
-                gather: bool = False, chunk: int = 256, cache: PassageVectors | None = None,
+                gather: bool = False, chunk: int = 256, cache: PassageVectorCache | None = None,
                 docids: list[str] | None = None) -> torch.Tensor:
     """The frozen ColBERT teacher's MaxSim scores of ``queries`` x ``passages``: [Q, P] float, 0 where
     ``candidates`` [Q, P] is False (None: every pair).  ``gather``: the texts are this process's slice of a
     global batch and the token vectors of every process are gathered first (the scores are the whole batch's).
     The one teacher scoring, live inside the step (:func:`teacher_scores`) and before training
     (:func:`precompute_teacher_scores`).  ``cache`` (with the passages' ``docids``): passage token vectors
-    encoded in an earlier step are reused (:class:`~tctcb.train._teacher_cache.PassageVectors`)."""
+    encoded in an earlier step are reused (:class:`~tctcb.models.PassageVectorCache`: the teacher is frozen, so
+    the scores are the same)."""
     qv, qm = teacher.encode_query(queries)
-    dv, dm = teacher.encode_passage(passages) if cache is None else cache.get(docids, passages)
+    if cache is None:
+        dv, dm = teacher.encode_passage(passages)
+    else:
+        dv, dm = pad_token_vectors(cache.get(docids, passages), qv.device)
     if gather:
         qv, qm = gather_with_grad(qv), gather_with_grad(qm)
         dv, dm = gather_padded(dv, 1), gather_padded(dm, 1)
@@ -118,7 +121,7 @@ def score_pairs(teacher, queries: list[str], passages: list[str], candidates: to
 
 
 def teacher_scores(teacher, data: TrainingData, examples: list[Example], candidates: torch.Tensor,
-                   cache: PassageVectors | None = None) -> torch.Tensor:
+                   cache: PassageVectorCache | None = None) -> torch.Tensor:
     """Live teacher (tight coupling): the candidate pairs of the global batch, [B, P] float, 0 where not a
     candidate. Each process encodes its slice (passages through ``cache`` if given); token vectors are gathered."""
     mine = local_slice(examples)
@@ -163,7 +166,7 @@ def precomputed_scores(table: dict[tuple[str, str], float], examples: list[Examp
 
 def student_step_loss(forward, data: TrainingData, examples: list[Example], cfg: DistillConfig, step: int = 0, *,
                       ce: InBatchCrossEntropyLoss, kl: DistillKLDivLoss | None = None, teacher=None, table=None,
-                      anchor=None, cache: PassageVectors | None = None) -> StepOutput:
+                      anchor=None, cache: PassageVectorCache | None = None) -> StepOutput:
     """Over the student's in-batch scores (``q @ p.T``, times ``cfg.student_scale`` for a ``mean`` student:
     :func:`student_scale`): ``cfg.gamma`` * CE(hard labels over the global batch) + (1 - ``cfg.gamma``) * KL(teacher || student) over the
     KD candidates (``cfg.kd``, ``cfg.subsample``) [+ ``cfg.anchor_weight`` * anchor term of the student's query and

@@ -15,12 +15,11 @@ import torch
 
 from tctcb._atomic import swap_dir, tmp_dir, write_text
 from tctcb._command import UserError
-from tctcb.models import pick_device
+from tctcb.models import PassageVectorCache, pick_device
 from tctcb.train._config import DistillConfig, TeacherConfig, TrainConfig, field_defaults, settings_diff
 from tctcb.train._data import TrainingData
 from tctcb.train._distributed import barrier, data_parallel, is_main, rank_and_world
 from tctcb.train._steps import student_step_loss, teacher_step_loss
-from tctcb.train._teacher_cache import PassageVectors
 from tctcb.train.losses import DistillKLDivLoss, InBatchCrossEntropyLoss
 
 __all__ = ["Trainer", "TrainingError", "latest_checkpoint"]
@@ -80,7 +79,7 @@ class Trainer:
             for p in teacher.parameters():
                 p.requires_grad_(False)
             if getattr(cfg, "teacher_cache_mb", 0) > 0:
-                self.teacher_cache = PassageVectors(teacher, cfg.teacher_cache_mb)
+                self.teacher_cache = PassageVectorCache(teacher, max_mb=cfg.teacher_cache_mb)
         self.ce = InBatchCrossEntropyLoss()
         self.kl = DistillKLDivLoss(cfg.temperature) if isinstance(cfg, DistillConfig) and cfg.kd != "none" else None
         self.params = [p for p in model.parameters() if p.requires_grad]
