@@ -100,10 +100,10 @@ class DistillConfig(TrainConfig):
                              "scores computed once before training for each query's own passages (loose coupling)",
                              choices=["live", "precomputed"])
     teacher_scores_file: str = _option("", "precomputed scores (TSV qid docid score); default: computed into --output")
-    teacher_cache_mb: float = _option(2048, "live teacher: keep the token vectors it computes for each passage, up to "
-                                      "this many MB, and reuse them when the passage comes back in a later step (the "
-                                      "teacher is frozen: the same scores, still every in-batch pair in every step); "
-                                      "0 = encode every passage in every step", lo=0)
+    teacher_cache_mb: float = _option(2048, "live teacher: keep the token vectors it computes for each passage (up to "
+                                      "this many MB, least recently used dropped first) and reuse them when the passage "
+                                      "comes back in a later step (the teacher is frozen: the same scores, still every "
+                                      "in-batch pair in every step); 0 = encode every passage in every step", lo=0)
     gamma: float = _option(0.5, "loss = gamma * CE(hard labels) + (1 - gamma) * KL(teacher || student)", lo=0, hi=1)
     temperature: float = _option(0.25, "teacher temperature: soft labels = softmax(teacher score / T)", lo=0, lo_open=True)
     subsample: int = _option(0, "score only K random other in-batch passages per query (plus its own); 0 = all", lo=0)
