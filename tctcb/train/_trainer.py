@@ -78,7 +78,7 @@ class Trainer:
             teacher.to(self.device).eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
-            if getattr(cfg, "teacher_cache_mb", 0) > 0:
+            if cfg.teacher_cache_mb > 0:  # a teacher comes only with DistillConfig
                 self.teacher_cache = PassageVectorCache(teacher, max_mb=cfg.teacher_cache_mb)
         self.ce = InBatchCrossEntropyLoss()
         self.kl = DistillKLDivLoss(cfg.temperature) if isinstance(cfg, DistillConfig) and cfg.kd != "none" else None
