@@ -248,6 +248,37 @@ def test_precomputed_scores_train_as_the_live_pairwise_teacher(tiny_dir, tmp_pat
     assert len(kl[0]) == 4 and kl[0] == pytest.approx(kl[1], rel=1e-4, abs=1e-6)
 
 
+def test_precomputed_scores_batched_and_cached_equal_one_pair_at_a_time(tiny_dir, tmp_path):
+    """The precomputation scores queries in groups (one teacher call per group, passages through the cache):
+    every pair gets the score the teacher gives it alone, and no pair is scored twice."""
+    from tctcb.models import PassageVectorCache
+    from tctcb.train import precompute_teacher_scores
+    from tctcb.train._steps import score_pairs
+    from tctcb.train._trainer import planned_batch
+
+    data = _data()
+    teacher = ColBERT.from_backbone(tiny_dir, ColBERTConfig(dim=8, doc_maxlen=16), seed=0)
+    cfg = _cfg(DistillConfig, tmp_path, teacher="t", kd="pairwise", teacher_scores="precomputed",
+               negatives="bm25", num_negatives=2, max_steps=6)
+    batches = [planned_batch(cfg, data, s) for s in range(cfg.max_steps)]
+    calls = []
+    encode_query = teacher.encode_query
+    teacher.encode_query = lambda qs: (calls.append(len(qs)), encode_query(qs))[1]
+    cache = PassageVectorCache(teacher, max_mb=64)
+    table = precompute_teacher_scores(teacher, data, batches, tmp_path / "a.tsv", cache=cache, pairs_per_call=10)
+    pairs = {(e.qid, d) for b in batches for e in b for d in e.docids}
+    assert set(table) == pairs
+    queries = {q for q, _ in pairs}
+    assert sum(calls) == len(queries) and 1 < len(calls) < len(queries)  # grouped, each query once
+    assert cache.misses == len({d for _, d in pairs})  # each passage encoded once
+    teacher.encode_query = encode_query
+    alone = {(q, d): float(score_pairs(teacher, [data.topics[q]], [data.corpus[d]])[0, 0]) for q, d in pairs}
+    assert all(math.isfinite(v) for v in table.values())
+    assert [table[k] for k in sorted(pairs)] == pytest.approx([alone[k] for k in sorted(pairs)], rel=1e-4, abs=1e-5)
+    uncached = precompute_teacher_scores(teacher, data, batches, tmp_path / "b.tsv")
+    assert [uncached[k] for k in sorted(pairs)] == pytest.approx([table[k] for k in sorted(pairs)], rel=1e-4, abs=1e-5)
+
+
 class _ScriptedDev:
     """Stands in for DevSet: returns scripted dev nDCG@10 values, one per evaluation."""
     name, qids = "scripted-dev", ["q0"]

@@ -233,7 +233,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
     from tctcb.train._distributed import barrier, init_from_env, is_main, rank_and_world
     from tctcb.train._retrieval import read_scores
     from tctcb.train._steps import precompute_teacher_scores
-    from tctcb.models import pick_device
+    from tctcb.models import PassageVectorCache, pick_device
     from tctcb.train._trainer import planned_batch
 
     if log is None:
@@ -281,7 +281,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
                     batches = [planned_batch(cfg, data, s, world) for s in range(cfg.max_steps)]
                     out.mkdir(parents=True, exist_ok=True)
                     log(f"precomputing teacher scores for the {cfg.max_steps} planned batches -> {path}")
-                    precompute_teacher_scores(t, data, batches, path, cfg.quiet)
+                    cache = PassageVectorCache(t, max_mb=cfg.teacher_cache_mb) if cfg.teacher_cache_mb > 0 else None
+                    precompute_teacher_scores(t, data, batches, path, cfg.quiet, cache)
                     del t
                 barrier()  # the other processes wait for the file
                 table = read_scores(path)

@@ -130,21 +130,43 @@ def teacher_scores(teacher, data: TrainingData, examples: list[Example], candida
 
 
 def precompute_teacher_scores(teacher, data: TrainingData, batches: list[list[Example]], path: Path,
-                              quiet: bool = True) -> dict[tuple[str, str], float]:
+                              quiet: bool = True, cache: PassageVectorCache | None = None,
+                              pairs_per_call: int = 512) -> dict[tuple[str, str], float]:
     """Loose coupling: before training, the teacher scores each query against its own passages (positive and
-    hard negatives) of every batch the run will see (each pair once); written as TSV ``qid docid score``."""
+    hard negatives) of every batch the run will see (each pair once); written as TSV ``qid docid score``.
+    The pairs are scored grouped by query, about ``pairs_per_call`` at a time (each query and passage of a group
+    encoded once; ``cache`` keeps passage vectors across groups), through :func:`score_pairs`: the scores the live
+    teacher gives the same pairs, up to float rounding."""
     from tqdm.auto import tqdm
 
     from tctcb.train._retrieval import write_scores
 
     teacher.eval()
-    table: dict[tuple[str, str], float] = {}
-    for examples in tqdm(batches, total=len(batches), desc="teacher scores", disable=quiet, leave=False):
+    by_query: dict[str, list[str]] = {}
+    for examples in batches:
         for e in examples:
-            todo = [d for d in e.docids if (e.qid, d) not in table]
-            if todo:
-                scores = score_pairs(teacher, [data.topics[e.qid]], [data.corpus[d] for d in todo])[0]
-                table.update(zip([(e.qid, d) for d in todo], scores.tolist()))
+            docs = by_query.setdefault(e.qid, [])
+            docs.extend(d for d in e.docids if d not in docs)
+    groups, group, size = [], [], 0
+    for qid, docs in by_query.items():
+        group.append(qid)
+        size += len(docs)
+        if size >= pairs_per_call:
+            groups.append(group)
+            group, size = [], 0
+    groups += [group] if group else []
+    table: dict[tuple[str, str], float] = {}
+    with torch.no_grad():
+        for qids in tqdm(groups, desc="teacher scores", disable=quiet, leave=False):
+            docids = sorted({d for q in qids for d in by_query[q]}, key=lambda d: len(data.corpus[d]))
+            column = {d: j for j, d in enumerate(docids)}
+            candidates = torch.zeros(len(qids), len(docids), dtype=torch.bool)
+            for i, q in enumerate(qids):
+                candidates[i, [column[d] for d in by_query[q]]] = True
+            scores = score_pairs(teacher, [data.topics[q] for q in qids], [data.corpus[d] for d in docids],
+                                 candidates, cache=cache, docids=docids if cache is not None else None).cpu()
+            for i, q in enumerate(qids):
+                table.update(((q, d), float(scores[i, column[d]])) for d in by_query[q])
     write_scores(((q, d, s) for (q, d), s in table.items()), path)
     return table
 
