@@ -7,7 +7,7 @@ inner-product index, sentence-transformers pooling).  Pyserini: ``FaissSearcher`
 ``DenseSearcher`` with the batched ``SentenceTransformerEncoder`` and ``HybridSearcher``.  Both share
 one ``LuceneSearcher``.  Rankings are checked identical (up to ties) in the same run.
 
-    TCTCB_DATA=../shared/data .venv/bin/python bin/bench_search.py [--k0 1000] [--latency-queries 100]
+    TCTCB_DATA=../shared/data .venv/bin/python bin/bench_search.py [--k0 1000] [--latency-queries 0] [--latency-rounds 3]
 """
 from __future__ import annotations
 
@@ -44,6 +44,52 @@ def _device() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+def _pcts(times_ms: np.ndarray) -> list[float]:
+    """p50, p90, p99 and max of the per-query latencies (each query's median over the rounds)."""
+    per_query = np.median(times_ms, axis=1)
+    return [*np.percentile(per_query, [50, 90, 99]), float(per_query.max())]
+
+
+def _latencies(queries, fns: dict, rounds: int) -> dict[str, np.ndarray]:
+    """Single-query latency in ms, [queries, rounds] per side; the sides alternate query by query (and which
+    goes first alternates), so a pause of the machine or a garbage collection falls on either side alike."""
+    out = {side: np.zeros((len(queries), rounds)) for side in fns}
+    sides = list(fns)
+    for r in range(rounds):
+        for i, q in enumerate(queries):
+            for side in (sides if (i + r) % 2 == 0 else sides[::-1]):
+                t = time.perf_counter()
+                fns[side](q)
+                out[side][i, r] = (time.perf_counter() - t) * 1000
+    return out
+
+
+def _tail(queries, times: dict, fns: dict, stages: dict, top: int = 5, again: int = 5) -> None:
+    """Is the tail real?  The slowest queries of each side (worst single round) timed ``again`` more times
+    each, with tctcb's stages (dense search, BM25 search) timed alone: a query that is slow every time has a
+    cost of its own (its length, its postings); one that is fast again was a pause of the machine."""
+    import gc
+
+    print(f"tail: the {top} slowest single hybrid queries of each side, then the same query {again} more times "
+          f"(median ms), with tctcb's stages alone:", flush=True)
+    for side, t in times.items():
+        worst = np.argsort(-t.max(axis=1))[:top]
+        for i in worst:
+            q = queries[i]
+            rerun = {}
+            for label, fn in {side: fns[side], **stages}.items():
+                xs = []
+                for _ in range(again):
+                    t0 = time.perf_counter()
+                    fn(q)
+                    xs.append((time.perf_counter() - t0) * 1000)
+                rerun[label] = float(np.median(xs))
+            print(f"  {side:9s} q#{i:<4d} {len(q.split()):3d} words: worst {t[i].max():6.1f} (median of rounds "
+                  f"{np.median(t[i]):5.1f}); again {rerun[side]:5.1f}; tctcb dense {rerun['dense']:5.1f}, "
+                  f"bm25 {rerun['bm25']:5.1f}", flush=True)
+    print(f"  python gc collections so far (gen 0/1/2): {[g['collections'] for g in gc.get_stats()]}", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--topics", default="nfcorpus-test")
@@ -54,7 +100,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeat", type=int, default=1, help="batch timings: best of N")
     p.add_argument("--torch-threads", type=int, default=None, help="torch intra-op threads (default: all cores)")
-    p.add_argument("--latency-queries", type=int, default=50, help="queries for single-query latency")
+    p.add_argument("--latency-queries", type=int, default=0, help="queries for single-query latency (0: all)")
+    p.add_argument("--latency-rounds", type=int, default=3, help="single-query latency: rounds over the queries")
     args = p.parse_args(argv)
 
     import torch
@@ -87,22 +134,19 @@ def main(argv=None) -> int:
         same = "identical (up to ties)" if not bad else f"DIFFER on {len(bad)} queries, e.g. {bad[:3]}"
         print(f"{name:22s} {n / tp:13.1f} {n / to:10.1f} {tp / to:6.2f}x  {same}", flush=True)
 
-    m = min(args.latency_queries, n)
+    m = min(args.latency_queries or n, n)
     for name, py_fn, our_fn in (
         ("dense search", lambda q: s.py_dense.search(q, k=k0), lambda q: s.our_dense.search(q, k=k0)),
         ("hybrid search", lambda q: s.py_hybrid.search(q, k0=k0, k=k0, alpha=args.alpha),
          lambda q: s.our_hybrid.search(q, k0=k0, k=k0, alpha=args.alpha)),
     ):
-        lat = {}
-        for side, fn in (("pyserini", py_fn), ("tctcb", our_fn)):
-            times = []
-            for q in queries[:m]:
-                t = time.perf_counter()
-                fn(q)
-                times.append(time.perf_counter() - t)
-            lat[side] = np.percentile(np.array(times) * 1000, [50, 99])
-        print(f"{name:22s} latency ms p50/p99 over {m} queries: pyserini {lat['pyserini'][0]:.1f}/{lat['pyserini'][1]:.1f}"
-              f", tctcb {lat['tctcb'][0]:.1f}/{lat['tctcb'][1]:.1f}", flush=True)
+        times = _latencies(queries[:m], {"pyserini": py_fn, "tctcb": our_fn}, args.latency_rounds)
+        print(f"{name:22s} latency ms over {m} queries x {args.latency_rounds} rounds, sides interleaved "
+              f"(p50/p90/p99/max): " + "; ".join(f"{side} " + "/".join(f"{v:.1f}" for v in _pcts(t))
+                                                 for side, t in times.items()), flush=True)
+        if name == "hybrid search":
+            _tail(queries[:m], times, {"pyserini": py_fn, "tctcb": our_fn},
+                  {"dense": lambda q: s.our_dense.search(q, k=k0), "bm25": lambda q: s.our_sparse.search(q, k=k0)})
     return 0
 
 
