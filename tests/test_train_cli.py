@@ -30,7 +30,7 @@ def test_settings_checked_before_work(tmp_path, tiny_dir, capsys):
     assert "argument --gamma: must be <= 1, got 2.0" in capsys.readouterr().err
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--anchor-weight", "-1")) == 2
     assert "argument --anchor-weight: must be >= 0, got -1.0" in capsys.readouterr().err
-    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--student-scale", "10")) == 2
+    assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--student-scale", "30")) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --student-scale") and "--student-format mean" in err and err.count("\n") == 1
     assert main(_distill(tmp_path, tiny_dir, "--kd", "none", "--student-scale", "0")) == 2

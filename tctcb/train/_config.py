@@ -115,11 +115,12 @@ class DistillConfig(TrainConfig):
                              "TctColBert*Encoder); mean = the backbone's own input, mean over all tokens, L2-normalised, "
                              "cosine (Pyserini's Auto*Encoder with pooling='mean', l2_norm=True): from all-MiniLM-L6-v2, "
                              "step 0 is its zero-shot encoder", choices=["tct", "mean"])
-    student_scale: float = _option(20.0, "with --student-format mean: the student's in-batch scores are S x cosine in "
-                              "CE and KL (a cosine in [-1, 1] is too flat for a softmax); 20 = the scale "
-                              "all-MiniLM-L6-v2 was trained with (sentence-transformers' MultipleNegativesRankingLoss); "
-                              "on nfcorpus-dev 10 beat 20 and 50 with hard labels (5 not yet tried; docs/student-formats.md). "
-                              "Not the teacher's --temperature; tct students' dot products are never scaled",
+    student_scale: float = _option(10.0, "with --student-format mean: the student's in-batch scores are S x cosine in "
+                              "CE and KL (a cosine in [-1, 1] is too flat for a softmax); 10 = the choice on "
+                              "nfcorpus-dev among 5, 10, 20 (the scale all-MiniLM-L6-v2 was trained with) and 50, "
+                              "with hard labels over 240 steps and with the main job's 60-step recipe "
+                              "(docs/student-formats.md). Not the teacher's --temperature; tct students' dot "
+                              "products are never scaled",
                               lo=0, lo_open=True)
     anchor_weight: float = _option(0.0, "add W * (1 - cos) between the student's query and passage embeddings and the "
                               "frozen backbone's own sentence-transformers embeddings of the same texts: keeps what "
