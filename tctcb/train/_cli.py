@@ -281,8 +281,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
                     batches = [planned_batch(cfg, data, s, world) for s in range(cfg.max_steps)]
                     out.mkdir(parents=True, exist_ok=True)
                     log(f"precomputing teacher scores for the {cfg.max_steps} planned batches -> {path}")
-                    cache = PassageVectorCache(t, max_mb=cfg.teacher_cache_mb) if cfg.teacher_cache_mb > 0 else None
-                    precompute_teacher_scores(t, data, batches, path, cfg.quiet, cache)
+                    precompute_teacher_scores(t, data, batches, path, cfg.quiet,
+                                              PassageVectorCache(t, max_mb=cfg.teacher_cache_mb))
                     del t
                 barrier()  # the other processes wait for the file
                 table = read_scores(path)

@@ -135,13 +135,14 @@ def precompute_teacher_scores(teacher, data: TrainingData, batches: list[list[Ex
     """Loose coupling: before training, the teacher scores each query against its own passages (positive and
     hard negatives) of every batch the run will see (each pair once); written as TSV ``qid docid score``.
     The pairs are scored grouped by query, about ``pairs_per_call`` at a time (each query and passage of a group
-    encoded once; ``cache`` keeps passage vectors across groups), through :func:`score_pairs`: the scores the live
-    teacher gives the same pairs, up to float rounding."""
+    encoded once, passages 32 at a time; ``cache`` keeps passage vectors across groups, None keeps none), through
+    :func:`score_pairs`: the scores the live teacher gives the same pairs, up to float rounding."""
     from tqdm.auto import tqdm
 
     from tctcb.train._retrieval import write_scores
 
     teacher.eval()
+    cache = PassageVectorCache(teacher, max_items=0) if cache is None else cache  # batches passages, keeps none
     by_query: dict[str, list[str]] = {}
     for examples in batches:
         for e in examples:
@@ -158,13 +159,13 @@ def precompute_teacher_scores(teacher, data: TrainingData, batches: list[list[Ex
     table: dict[tuple[str, str], float] = {}
     with torch.no_grad():
         for qids in tqdm(groups, desc="teacher scores", disable=quiet, leave=False):
-            docids = sorted({d for q in qids for d in by_query[q]}, key=lambda d: len(data.corpus[d]))
+            docids = sorted({d for q in qids for d in by_query[q]}, key=lambda d: (len(data.corpus[d]), d))
             column = {d: j for j, d in enumerate(docids)}
             candidates = torch.zeros(len(qids), len(docids), dtype=torch.bool)
             for i, q in enumerate(qids):
                 candidates[i, [column[d] for d in by_query[q]]] = True
             scores = score_pairs(teacher, [data.topics[q] for q in qids], [data.corpus[d] for d in docids],
-                                 candidates, cache=cache, docids=docids if cache is not None else None).cpu()
+                                 candidates, cache=cache, docids=docids).cpu()
             for i, q in enumerate(qids):
                 table.update(((q, d), float(scores[i, column[d]])) for d in by_query[q])
     write_scores(((q, d, s) for (q, d), s in table.items()), path)
